@@ -1,0 +1,3 @@
+from ecolint.cli import main
+
+main()

@@ -1,0 +1,45 @@
+"""The canonical qualified names of the APIs the rules recognise, in one place.
+
+Names include re-export paths: a call matches when LibCST's QualifiedNameProvider
+resolves its callee, through imports, to one of these.
+"""
+
+BITS_AND_BYTES_CONFIG = frozenset(
+    {
+        "transformers.BitsAndBytesConfig",
+        "transformers.utils.BitsAndBytesConfig",
+        "transformers.utils.quantization_config.BitsAndBytesConfig",
+        "diffusers.BitsAndBytesConfig",
+        "diffusers.quantizers.BitsAndBytesConfig",
+        "diffusers.quantizers.quantization_config.BitsAndBytesConfig",
+    }
+)
+
+PIPELINE = frozenset({"transformers.pipeline", "transformers.pipelines.pipeline"})
+
+# `from_pretrained` of these packages forwards quantization keywords to transformers.
+MODEL_LOADER_PACKAGES = ("transformers.", "peft.")
+
+# Classes whose `from_pretrained` loads no weights, so quantization keywords mean nothing.
+NON_MODEL_SUFFIXES = (
+    "Tokenizer",
+    "TokenizerFast",
+    "Processor",
+    "Config",
+    "FeatureExtractor",
+    "ImageProcessor",
+    "GenerationConfig",
+)
+
+# What a fix imports to build a quantization config.
+CONFIG_IMPORT = ("transformers", "BitsAndBytesConfig")
+
+
+def is_model_from_pretrained(qualified_name: str) -> bool:
+    """`transformers.AutoModelForCausalLM.from_pretrained` and the like, not tokenizers."""
+    if not qualified_name.endswith(".from_pretrained"):
+        return False
+    if not qualified_name.startswith(MODEL_LOADER_PACKAGES):
+        return False
+    owner = qualified_name[: -len(".from_pretrained")].rsplit(".", 1)[-1]
+    return not owner.endswith(NON_MODEL_SUFFIXES)

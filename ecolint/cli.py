@@ -1,0 +1,283 @@
+"""The `ecolint` command: parse arguments, call the engine, choose the exit code.
+
+Exit codes: 0 nothing found, 1 findings (or fixes pending), 2 usage, configuration
+or internal error. Errors are one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import click
+
+from ecolint import __version__
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+class UserError(Exception):
+    """An error to report in one line and exit 2."""
+
+
+def _error(message: str) -> None:
+    click.echo(f"ecolint: error: {message}", err=True)
+
+
+def _guarded(command: Callable[..., int]) -> Callable[..., None]:
+    """Run a command; turn known errors and unexpected ones into one line and exit 2."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        from ecolint.config import ConfigError
+        from ecolint.discovery import DiscoveryError
+
+        try:
+            code = command(*args, **kwargs)
+        except (UserError, ConfigError, DiscoveryError) as exc:
+            _error(str(exc))
+            code = EXIT_ERROR
+        except KeyboardInterrupt:
+            code = 130
+        except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
+            if os.environ.get("ECOLINT_DEBUG"):
+                raise
+            _error(f"internal error: {type(exc).__name__}: {exc} (set ECOLINT_DEBUG=1 for a traceback)")
+            code = EXIT_ERROR
+        sys.exit(code)
+
+    return wrapper
+
+
+def _codes_option(value: str | None) -> list[str]:
+    return [] if not value else value.split(",")
+
+
+def _selection_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.argument("paths", nargs=-1, type=click.Path(path_type=str)),
+        click.option("--config", "config_file", type=click.Path(path_type=Path), help="Use this pyproject.toml, not the nearest one."),
+        click.option("--select", help="Comma-separated codes or prefixes to enable (overrides config)."),
+        click.option("--ignore", help="Comma-separated codes or prefixes to disable (overrides config)."),
+        click.option("--stdin-filename", help="The name to report, and to match config against, for `-`."),
+        click.option("--force-exclude", is_flag=True, help="Apply excludes to files named on the command line too."),
+        click.option("--unsafe-fixes/--no-unsafe-fixes", default=None, help="Also apply (or mark) unsafe fixes."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+@dataclass
+class Run:
+    """What a `check` or `fix` run works over: the resolver and the linters it needs."""
+
+    resolver: Any
+    paths: list[str]
+    stdin_filename: str | None
+    force_exclude: bool
+    _linters: dict[frozenset[str], Any]
+
+    @classmethod
+    def create(cls, paths: tuple[str, ...], config_file: Path | None, select: str | None, ignore: str | None, stdin_filename: str | None, force_exclude: bool, unsafe_fixes: bool | None) -> Run:
+        from ecolint.config import SettingsResolver
+        from ecolint.rules import all_rules
+
+        known = frozenset(rule.code for rule in all_rules())
+        if config_file is not None and not config_file.is_file():
+            raise UserError(f"{config_file}: config file not found")
+        resolver = SettingsResolver(known, config_file)
+        if select is not None:
+            resolver.overrides["select"] = resolver.validate_codes(_codes_option(select), "--select")
+        if ignore is not None:
+            resolver.overrides["ignore"] = resolver.validate_codes(_codes_option(ignore), "--ignore")
+        if unsafe_fixes is not None:
+            resolver.overrides["unsafe_fixes"] = unsafe_fixes
+        return cls(resolver, list(paths) or ["."], stdin_filename, force_exclude, {})
+
+    def linter_for(self, settings: Any, path: Path | None) -> Any:
+        from ecolint.engine import Linter
+        from ecolint.rules import all_rules
+
+        enabled = settings.enabled([rule.code for rule in all_rules()], path)
+        if enabled not in self._linters:
+            self._linters[enabled] = Linter([rule for rule in all_rules() if rule.code in enabled])
+        return self._linters[enabled]
+
+    def inputs(self) -> Iterator[tuple[Any, Any, Any]]:
+        """Yield (settings, source or None, finding for an unreadable file or None) per file."""
+        from ecolint.discovery import discover
+        from ecolint.sources import SourceError, decode, read_source
+
+        file_paths = [p for p in self.paths if p != "-"]
+        if "-" in self.paths:
+            named = Path(self.stdin_filename) if self.stdin_filename else None
+            settings = self.resolver.for_path(named or Path.cwd())
+            display = self.stdin_filename or "-"
+            try:
+                yield settings, decode(sys.stdin.buffer.read(), display), None
+            except SourceError as exc:
+                yield settings, None, _unreadable(display, str(exc))
+        count = 0
+        for path in discover([Path(p) for p in file_paths], self.resolver.for_path, self.force_exclude):
+            count += 1
+            display = _display(path)
+            settings = self.resolver.for_path(path)
+            try:
+                yield settings, read_source(path, display), None
+            except SourceError as exc:
+                yield settings, None, _unreadable(display, str(exc))
+        if file_paths and count == 0:
+            click.echo(f"ecolint: warning: no Python files found under {', '.join(file_paths)}", err=True)
+
+
+def _display(path: Path) -> str:
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:
+        return str(path)
+    return str(path) if relative.startswith("..") else relative
+
+
+def _unreadable(display: str, message: str) -> Any:
+    from ecolint.diagnostics import UNREADABLE_FILE, Finding, Location
+
+    code, name = UNREADABLE_FILE
+    return Finding(code, name, message, display, Location(1, 1), Location(1, 1))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="ecolint")
+def main() -> None:
+    """Find the quantization and batching choices that waste GPU energy."""
+
+
+@main.command()
+@_selection_options
+@click.option("--output-format", type=click.Choice(["text", "concise", "json", "github", "sarif"]), default="text", envvar="ECOLINT_OUTPUT_FORMAT", show_default=True)
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
+@_guarded
+def check(output_format: str, exit_zero: bool, **options: Any) -> int:
+    """Lint PATHS (files, directories, or - for stdin). Default: the current directory."""
+    from ecolint.output import fix_applies, write_findings
+
+    run = Run.create(**options)
+    findings = []
+    errors = 0
+    unsafe = False
+    for settings, source, problem in run.inputs():
+        unsafe = unsafe or settings.unsafe_fixes
+        if problem is not None:
+            findings.append(problem)
+            continue
+        try:
+            findings.extend(run.linter_for(settings, source.path).lint(source).findings)
+        except Exception as exc:  # noqa: BLE001 - one bad file must not stop the run
+            if os.environ.get("ECOLINT_DEBUG"):
+                raise
+            _error(f"{source.display_name}: internal error: {type(exc).__name__}: {exc}")
+            errors += 1
+    write_findings(findings, output_format, sys.stdout, unsafe)
+    if output_format == "text":
+        _summary(findings, sum(fix_applies(f, unsafe) for f in findings), sum(fix_applies(f, True) for f in findings))
+    if errors:
+        return EXIT_ERROR
+    return EXIT_FINDINGS if findings and not exit_zero else EXIT_CLEAN
+
+
+def _summary(findings: list[Any], fixable: int, fixable_unsafe: int) -> None:
+    if not findings:
+        click.echo("All checks passed!")
+        return
+    files = len({f.path for f in findings})
+    click.echo(f"Found {len(findings)} finding{'s' * (len(findings) != 1)} in {files} file{'s' * (files != 1)}.")
+    if fixable:
+        click.echo(f"[*] {fixable} fixable with `ecolint fix --apply`.")
+    if fixable_unsafe > fixable:
+        click.echo(f"({fixable_unsafe - fixable} more fixable with `ecolint fix --apply --unsafe-fixes`.)")
+
+
+@main.command()
+@_selection_options
+@click.option("--apply", is_flag=True, help="Write the fixes. Without it, print them as a unified diff.")
+@_guarded
+def fix(apply: bool, **options: Any) -> int:
+    """Fix PATHS: print the fixes as a diff, or write them with --apply."""
+    from ecolint.fixes import FixError, fix_until_stable, write_atomically
+    from ecolint.output import fix_applies
+    from ecolint.sources import Source
+
+    run = Run.create(**options)
+    fixed = files_changed = remaining = withheld = errors = 0
+    for settings, source, problem in run.inputs():
+        if problem is not None:
+            click.echo(f"{problem.path}: {problem.message}", err=True)
+            remaining += 1
+            continue
+        linter = run.linter_for(settings, source.path)
+
+        def plan(text: str, source: Source = source, linter: Any = linter) -> tuple[Any, list[Any]]:
+            result = linter.lint(Source(source.path, source.display_name, text), plan_fixes=True)
+            return result.module, result.planned
+
+        try:
+            outcome = fix_until_stable(source.text, plan, settings.unsafe_fixes)
+            if outcome.text != source.text:
+                files_changed += 1
+                fixed += outcome.applied
+                if source.path is None and apply:
+                    sys.stdout.write(outcome.text)
+                elif apply:
+                    write_atomically(source.path, source.encode(outcome.text))
+                else:
+                    _print_diff(source.display_name, source.text, outcome.text)
+            elif source.path is None and apply:
+                sys.stdout.write(source.text)
+        except FixError as exc:
+            _error(f"{source.display_name}: {exc}")
+            errors += 1
+            continue
+        left = linter.lint(Source(source.path, source.display_name, outcome.text)).findings
+        remaining += len(left)
+        withheld += sum(1 for f in left if fix_applies(f, True) and not fix_applies(f, settings.unsafe_fixes))
+    verb = "Fixed" if apply else "Would fix"
+    click.echo(f"{verb} {fixed} finding{'s' * (fixed != 1)} in {files_changed} file{'s' * (files_changed != 1)}.", err=True)
+    if remaining:
+        click.echo(f"{remaining} finding{'s' * (remaining != 1)} remain{'s' * (remaining == 1)}.", err=True)
+    if withheld:
+        click.echo(f"{withheld} unsafe fix{'es' * (withheld != 1)} withheld: apply with `ecolint fix --apply --unsafe-fixes`.", err=True)
+    if errors:
+        return EXIT_ERROR
+    if apply:
+        return EXIT_FINDINGS if remaining else EXIT_CLEAN
+    return EXIT_FINDINGS if files_changed or remaining else EXIT_CLEAN
+
+
+def _print_diff(name: str, before: str, after: str) -> None:
+    diff = difflib.unified_diff(before.splitlines(keepends=True), after.splitlines(keepends=True), f"a/{name}", f"b/{name}")
+    for line in diff:
+        sys.stdout.write(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
+
+
+@main.command()
+@click.argument("code", required=False)
+@_guarded
+def rule(code: str | None) -> int:
+    """Show a rule's documentation; without CODE, list the catalogue."""
+    from ecolint.docs import rule_page
+    from ecolint.rules import all_rules, rule_by_code
+
+    if code is None:
+        for item in all_rules():
+            click.echo(f"{item.code}  {item.name:<40} {item.summary}  [fix: {item.fix_availability.value}]")
+        return EXIT_CLEAN
+    found = rule_by_code(code)
+    if found is None:
+        raise UserError(f"unknown rule code {code!r}; `ecolint rule` lists them")
+    click.echo(rule_page(found), nl=False)
+    return EXIT_CLEAN

@@ -1,0 +1,200 @@
+"""`[tool.ecolint]` in the nearest pyproject.toml → frozen Settings; unknown keys rejected."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field, replace
+from pathlib import Path, PurePosixPath
+from typing import Any, Iterable
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10
+    import tomli as tomllib
+
+DEFAULT_EXCLUDE = (
+    ".bzr",
+    ".direnv",
+    ".eggs",
+    ".ecolint_cache",
+    ".git",
+    ".hg",
+    ".ipynb_checkpoints",
+    ".mypy_cache",
+    ".nox",
+    ".pytest_cache",
+    ".ruff_cache",
+    ".svn",
+    ".tox",
+    ".venv",
+    "__pycache__",
+    "__pypackages__",
+    "_build",
+    "build",
+    "dist",
+    "node_modules",
+    "site-packages",
+    "venv",
+)
+
+
+class ConfigError(Exception):
+    """A bad configuration; the message is one line naming the file and the key."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a run uses: rule selection, excludes and fix policy, rooted at `root`."""
+
+    root: Path
+    config_file: Path | None = None
+    select: tuple[str, ...] = ("ECO",)
+    ignore: tuple[str, ...] = ()
+    per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    exclude: tuple[str, ...] = DEFAULT_EXCLUDE
+    extend_exclude: tuple[str, ...] = ()
+    unsafe_fixes: bool = False
+    _cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def enabled(self, codes: Iterable[str], path: Path | None = None) -> frozenset[str]:
+        """The codes enabled for `path`: the most specific of select/ignore wins, ignore on ties."""
+        ignore = list(self.ignore)
+        if path is not None:
+            ignore.extend(self._per_file_ignores(path))
+        enabled = set()
+        for code in codes:
+            selected = max((len(p) for p in self.select if _matches(code, p)), default=-1)
+            ignored = max((len(p) for p in ignore if _matches(code, p)), default=-1)
+            if selected >= 0 and selected > ignored:
+                enabled.add(code)
+        return frozenset(enabled)
+
+    def _per_file_ignores(self, path: Path) -> list[str]:
+        if not self.per_file_ignores:
+            return []
+        import pathspec
+
+        relative = _relative(path, self.root)
+        codes = []
+        for pattern, ignored in self.per_file_ignores:
+            spec = self._cache.get(pattern)
+            if spec is None:
+                spec = self._cache[pattern] = pathspec.GitIgnoreSpec.from_lines([pattern])
+            if spec.match_file(relative) or spec.match_file(PurePosixPath(relative).name):
+                codes.extend(ignored)
+        return codes
+
+    def exclude_patterns(self) -> tuple[str, ...]:
+        return self.exclude + self.extend_exclude
+
+
+def _matches(code: str, selector: str) -> bool:
+    return selector == "ALL" or code.startswith(selector)
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def _strings(value: Any, key: str, where: Path) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where}: [tool.ecolint] `{key}` must be a list of strings")
+    return tuple(value)
+
+
+def _codes(value: Any, key: str, where: Path, known: frozenset[str]) -> tuple[str, ...]:
+    codes = tuple(v.strip().upper() for v in _strings(value, key, where))
+    for code in codes:
+        if code != "ALL" and not any(k.startswith(code) for k in known):
+            raise ConfigError(f"{where}: [tool.ecolint] `{key}` has unknown rule code or prefix {code!r}")
+    return codes
+
+
+def _per_file(value: Any, where: Path, known: frozenset[str]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: [tool.ecolint] `per-file-ignores` must be a table of glob = [codes]")
+    return tuple((pattern, _codes(codes, f"per-file-ignores.{pattern}", where, known)) for pattern, codes in value.items())
+
+
+def _bool(value: Any, key: str, where: Path) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where}: [tool.ecolint] `{key}` must be true or false")
+    return value
+
+
+def read_table(path: Path) -> dict[str, Any] | None:
+    """The `[tool.ecolint]` table of a pyproject.toml, or None if it has none."""
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    table = data.get("tool", {}).get("ecolint") if isinstance(data.get("tool"), dict) else None
+    if table is not None and not isinstance(table, dict):
+        raise ConfigError(f"{path}: `tool.ecolint` must be a table")
+    return table
+
+
+def load_settings(path: Path, known_codes: frozenset[str]) -> Settings:
+    """Settings from a pyproject.toml's `[tool.ecolint]` (defaults if it has none)."""
+    table = read_table(path) or {}
+    settings = Settings(root=path.parent, config_file=path)
+    parsers = {
+        "select": lambda v: {"select": _codes(v, "select", path, known_codes)},
+        "ignore": lambda v: {"ignore": _codes(v, "ignore", path, known_codes)},
+        "per-file-ignores": lambda v: {"per_file_ignores": _per_file(v, path, known_codes)},
+        "exclude": lambda v: {"exclude": _strings(v, "exclude", path)},
+        "extend-exclude": lambda v: {"extend_exclude": _strings(v, "extend-exclude", path)},
+        "unsafe-fixes": lambda v: {"unsafe_fixes": _bool(v, "unsafe-fixes", path)},
+    }
+    changes: dict[str, Any] = {}
+    for key, value in table.items():
+        if key not in parsers:
+            raise ConfigError(f"{path}: [tool.ecolint] unknown key `{key}` (known: {', '.join(parsers)})")
+        changes.update(parsers[key](value))
+    return replace(settings, **changes)
+
+
+def find_config(start: Path) -> Path | None:
+    """The nearest pyproject.toml with a `[tool.ecolint]` table, from `start` upward."""
+    directory = start.resolve()
+    if not directory.is_dir():
+        directory = directory.parent
+    for candidate in (directory, *directory.parents):
+        pyproject = candidate / "pyproject.toml"
+        if pyproject.is_file() and read_table(pyproject) is not None:
+            return pyproject
+    return None
+
+
+@dataclass
+class SettingsResolver:
+    """Settings for each path: `--config` if given, else the nearest config, with CLI overrides."""
+
+    known_codes: frozenset[str]
+    config_file: Path | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)
+    _by_config: dict[Path | None, Settings] = field(default_factory=dict)
+
+    def for_path(self, path: Path) -> Settings:
+        config = self.config_file or find_config(path)
+        if config not in self._by_config:
+            if config is None:
+                settings = Settings(root=Path.cwd())
+            else:
+                settings = load_settings(config, self.known_codes)
+            self._by_config[config] = replace(settings, **self.overrides)
+        return self._by_config[config]
+
+    def validate_codes(self, codes: Iterable[str], option: str) -> tuple[str, ...]:
+        """CLI `--select`/`--ignore` values, checked like config values."""
+        result = tuple(c.strip().upper() for c in codes if c.strip())
+        for code in result:
+            if code != "ALL" and not any(k.startswith(code) for k in self.known_codes):
+                raise ConfigError(f"{option}: unknown rule code or prefix {code!r}")
+        return result

@@ -1,0 +1,132 @@
+"""Lint one source: prefilter → parse once → one batched pass of all rules → suppressions."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Iterable, Sequence
+
+from ecolint.diagnostics import SYNTAX_ERROR, Finding, FixSummary, Location
+from ecolint.fixes import PlannedFix, apply_fixes, text_edits
+from ecolint.sources import Source
+
+if TYPE_CHECKING:
+    import libcst as cst
+
+    from ecolint.rule import Report, Rule
+
+_NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]+)*))?", re.IGNORECASE)
+_SOURCE_LINES_SHOWN = 4
+
+
+@dataclass
+class LintResult:
+    """Findings of one source, the parsed module, and the fixes planned for them."""
+
+    findings: list[Finding] = field(default_factory=list)
+    module: cst.Module | None = None
+    planned: list[PlannedFix] = field(default_factory=list)
+
+
+def suppressed_codes(text: str) -> dict[int, frozenset[str] | None]:
+    """Row → codes its `# noqa: CODE, ...` suppresses (None: a bare `# noqa`, all)."""
+    rows: dict[int, frozenset[str] | None] = {}
+    if "noqa" not in text.lower():
+        return rows
+    for row, line in enumerate(text.splitlines(), start=1):
+        match = _NOQA.search(line)
+        if match:
+            codes = match.group("codes")
+            rows[row] = frozenset(c.upper() for c in re.split(r"[\s,]+", codes) if c) if codes else None
+    return rows
+
+
+def _is_suppressed(finding: Finding, noqa: dict[int, frozenset[str] | None]) -> bool:
+    if finding.noqa_row not in noqa:
+        return False
+    codes = noqa[finding.noqa_row]
+    return codes is None or finding.code in codes
+
+
+class Linter:
+    """Runs a fixed set of rules over sources."""
+
+    def __init__(self, rules: Sequence[type[Rule]]) -> None:
+        self.rules = tuple(rules)
+        self.triggers = tuple(sorted({t for rule in self.rules for t in rule.triggers}))
+
+    def could_match(self, text: str) -> bool:
+        """The cheap text test: False means no enabled rule can flag this text."""
+        return any(trigger in text for trigger in self.triggers)
+
+    def lint(self, source: Source, plan_fixes: bool = False) -> LintResult:
+        """Findings of `source`; with plan_fixes, also the node-level fixes to apply."""
+        if not self.rules or not self.could_match(source.text):
+            return LintResult()
+        import libcst as cst
+
+        try:
+            module = cst.parse_module(source.text)
+        except cst.ParserSyntaxError as exc:
+            return LintResult([_syntax_error(source, exc.message, exc.raw_line, exc.raw_column + 1)])
+        except RecursionError:
+            return LintResult([_syntax_error(source, "too deeply nested to parse", 1, 1)])
+        wrapper = cst.MetadataWrapper(module, unsafe_skip_copy=True)
+        visitors = [rule() for rule in self.rules]
+        wrapper.visit_batched(visitors)
+        reports = [report for visitor in visitors for report in visitor.reports]
+        return self._collect(source, wrapper, reports, plan_fixes)
+
+    def _collect(self, source: Source, wrapper: cst.MetadataWrapper, reports: Iterable[Report], plan_fixes: bool) -> LintResult:
+        from libcst.metadata import PositionProvider
+
+        positions = wrapper.resolve(PositionProvider)
+        lines = source.text.splitlines()
+        noqa = suppressed_codes(source.text)
+        result = LintResult(module=wrapper.module)
+        seen: set[tuple[str, Location]] = set()
+        for report in reports:
+            where = positions[report.node]
+            start = Location(where.start.line, where.start.column + 1)
+            end = Location(where.end.line, where.end.column + 1)
+            summary = None
+            if report.fix is not None:
+                fixed = apply_fixes(wrapper.module, [report.fix]).code
+                summary = FixSummary(report.fix.title, report.fix.applicability, text_edits(source.text, fixed))
+            finding = Finding(
+                code=report.rule.code,
+                name=report.rule.name,
+                message=report.message,
+                path=source.display_name,
+                location=start,
+                end_location=end,
+                fix=summary,
+                source_lines=tuple(lines[start.row - 1 : min(end.row, start.row + _SOURCE_LINES_SHOWN - 1)]),
+            )
+            if (finding.code, start) in seen or _is_suppressed(finding, noqa):
+                continue
+            seen.add((finding.code, start))
+            result.findings.append(finding)
+            if plan_fixes and report.fix is not None:
+                spans = []
+                for old, _ in report.fix.replacements:
+                    span = positions[old]
+                    spans.append(((span.start.line, span.start.column), (span.end.line, span.end.column)))
+                result.planned.append(PlannedFix(report.fix, tuple(spans)))
+        result.findings.sort(key=lambda f: (f.location, f.code))
+        return result
+
+
+def _syntax_error(source: Source, message: str, row: int, column: int) -> Finding:
+    lines = source.text.splitlines()
+    code, name = SYNTAX_ERROR
+    location = Location(max(row, 1), max(column, 1))
+    return Finding(
+        code=code,
+        name=name,
+        message=f"SyntaxError: {message}",
+        path=source.display_name,
+        location=location,
+        end_location=location,
+        source_lines=tuple(lines[location.row - 1 : location.row]),
+    )

@@ -1,0 +1,195 @@
+"""Fixes as data, applied by node identity, re-linted until stable, written atomically."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import stat
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+import libcst as cst
+
+from ecolint.diagnostics import Applicability, Edit, Location
+
+MAX_ROUNDS = 10
+
+
+@dataclass(frozen=True)
+class ImportRequest:
+    """`from module import obj` (or `import module` when obj is None) that a fix needs."""
+
+    module: str
+    obj: str | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class Fix:
+    """Replace each node (by identity) with its replacement, and add the imports."""
+
+    title: str
+    applicability: Applicability
+    replacements: tuple[tuple[cst.CSTNode, cst.CSTNode], ...]
+    imports: tuple[ImportRequest, ...] = ()
+
+    def applies(self, unsafe: bool) -> bool:
+        if self.applicability is Applicability.SAFE:
+            return True
+        return unsafe and self.applicability is Applicability.UNSAFE
+
+
+Span = tuple[tuple[int, int], tuple[int, int]]
+
+
+@dataclass(frozen=True, eq=False)
+class PlannedFix:
+    """A fix with the source spans of the nodes it replaces, to keep fixes apart."""
+
+    fix: Fix
+    spans: tuple[Span, ...]
+
+
+class _ReplaceByIdentity(cst.CSTTransformer):
+    def __init__(self, replacements: dict[int, cst.CSTNode]) -> None:
+        super().__init__()
+        self.replacements = replacements
+
+    def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode) -> cst.CSTNode:  # type: ignore[override]
+        return self.replacements.get(id(original_node), updated_node)
+
+
+def apply_fixes(module: cst.Module, fixes: Iterable[Fix]) -> cst.Module:
+    """`module` with every fix applied; the fixes must not overlap."""
+    from libcst.codemod import CodemodContext
+    from libcst.codemod.visitors import AddImportsVisitor
+
+    fixes = list(fixes)
+    replacements = {id(old): new for fix in fixes for old, new in fix.replacements}
+    result = module.visit(_ReplaceByIdentity(replacements))
+    imports = {request for fix in fixes for request in fix.imports}
+    if imports:
+        context = CodemodContext()
+        for request in sorted(imports, key=lambda r: (r.module, r.obj or "")):
+            AddImportsVisitor.add_needed_import(context, request.module, request.obj)
+        result = AddImportsVisitor(context).transform_module(result)
+    return result
+
+
+def _overlaps(a: Span, b: Span) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
+
+
+def non_overlapping(planned: Sequence[PlannedFix]) -> list[Fix]:
+    """The fixes that can be applied together this round; the rest wait for the next."""
+    chosen: list[PlannedFix] = []
+    seen: set[int] = set()
+    for candidate in planned:
+        if id(candidate.fix) in seen:
+            continue
+        if any(_overlaps(a, b) for other in chosen for a in other.spans for b in candidate.spans):
+            continue
+        seen.add(id(candidate.fix))
+        chosen.append(candidate)
+    return [p.fix for p in chosen]
+
+
+def parses(code: str) -> bool:
+    """Whether `code` is valid Python (compiled to an AST only: nothing runs)."""
+    try:
+        compile(code, "<fixed>", "exec", flags=0x400, dont_inherit=True)  # ast.PyCF_ONLY_AST
+        cst.parse_module(code)
+    except (SyntaxError, ValueError, cst.ParserSyntaxError):
+        return False
+    return True
+
+
+class FixError(Exception):
+    """A fix could not be applied or written; the message is one line for users."""
+
+
+@dataclass(frozen=True)
+class FixOutcome:
+    text: str
+    applied: int
+    rounds: int
+
+
+def fix_until_stable(
+    text: str, plan: Callable[[str], tuple[cst.Module, list[PlannedFix]]], unsafe: bool
+) -> FixOutcome:
+    """Apply the applicable fixes and re-lint, until nothing changes (bounded rounds).
+
+    `plan(text)` lints the text and returns its module and planned fixes. A round
+    whose result does not parse is refused: FixError, and nothing is written.
+    """
+    applied = 0
+    for rounds in range(1, MAX_ROUNDS + 1):
+        module, planned = plan(text)
+        fixes = non_overlapping([p for p in planned if p.fix.applies(unsafe)])
+        if not fixes:
+            return FixOutcome(text, applied, rounds - 1)
+        new_text = apply_fixes(module, fixes).code
+        if not parses(new_text):
+            raise FixError("a fix produced code that does not parse; nothing was written (please report this)")
+        if new_text == text:
+            return FixOutcome(text, applied, rounds)
+        applied += len(fixes)
+        text = new_text
+    return FixOutcome(text, applied, MAX_ROUNDS)
+
+
+def _location(row: int, text: str) -> Location:
+    """The location reached after `text`, starting at the beginning of 1-based `row`."""
+    newlines = text.count("\n")
+    if newlines:
+        return Location(row + newlines, len(text) - text.rfind("\n"))
+    return Location(row, len(text) + 1)
+
+
+def text_edits(before: str, after: str) -> tuple[Edit, ...]:
+    """Minimal edits turning `before` into `after`, as ruff reports them."""
+    old = before.splitlines(keepends=True)
+    new = after.splitlines(keepends=True)
+    edits = []
+    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        old_chunk, new_chunk = "".join(old[i1:i2]), "".join(new[j1:j2])
+        prefix = len(os.path.commonprefix([old_chunk, new_chunk]))
+        suffix = len(os.path.commonprefix([old_chunk[prefix:][::-1], new_chunk[prefix:][::-1]]))
+        start = _location(i1 + 1, old_chunk[:prefix])
+        end = _location(i1 + 1, old_chunk[: len(old_chunk) - suffix])
+        edits.append(Edit(new_chunk[prefix : len(new_chunk) - suffix], start, end))
+    return tuple(edits)
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Replace the file's bytes all at once, keeping its permissions; never half-written."""
+    target = path.resolve()
+    try:
+        mode = stat.S_IMODE(target.stat().st_mode)
+    except OSError as exc:
+        raise FixError(f"cannot write: {exc.strerror or exc}") from None
+    if not mode & stat.S_IWUSR:
+        raise FixError("cannot write: the file is read-only")
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".ecolint-tmp")
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+        tmp = None
+    except OSError as exc:
+        raise FixError(f"cannot write: {exc.strerror or exc}") from None
+    finally:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass

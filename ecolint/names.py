@@ -1,0 +1,175 @@
+"""Qualified-name matching and value resolution over LibCST metadata, never by text.
+
+Every function takes `meta`, the running rule (any LibCST MetadataDependent), and
+reads the providers in `METADATA`. Where a value cannot be known statically they
+answer "unknown" (`UNKNOWN`, or the expression unchanged) so rules can stay silent.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import Any
+
+import libcst as cst
+from libcst.metadata import (
+    Assignment,
+    ParentNodeProvider,
+    QualifiedNameProvider,
+    QualifiedNameSource,
+    ScopeProvider,
+)
+
+METADATA = (QualifiedNameProvider, ScopeProvider, ParentNodeProvider)
+
+UNKNOWN: Any = type("Unknown", (), {"__repr__": lambda self: "UNKNOWN"})()
+
+# Methods that change a dict or config object in place: a binding that sees them
+# no longer has the value it was assigned.
+_MUTATING_METHODS = frozenset({"update", "setdefault", "pop", "popitem", "clear", "__setitem__"})
+_MAX_HOPS = 5
+
+
+def imported_names(meta: Any, node: cst.CSTNode) -> set[str]:
+    """The imported qualified names `node` may refer to; empty if any binding is local.
+
+    A local definition that shadows an import is not the API, so a local binding
+    anywhere in the answer makes the whole answer empty.
+    """
+    qualified = meta.get_metadata(QualifiedNameProvider, node, set())
+    if any(q.source is QualifiedNameSource.LOCAL for q in qualified):
+        return set()
+    return {q.name for q in qualified if q.source is QualifiedNameSource.IMPORT}
+
+
+def is_builtin(meta: Any, node: cst.CSTNode, name: str) -> bool:
+    qualified = meta.get_metadata(QualifiedNameProvider, node, set())
+    return any(q.source is QualifiedNameSource.BUILTIN and q.name == f"builtins.{name}" for q in qualified)
+
+
+def _assigned_value(meta: Any, assignment: Assignment) -> cst.BaseExpression | None:
+    """The right-hand side of `name = value` / `name: T = value`; None for other bindings."""
+    target = assignment.node
+    if not isinstance(target, cst.Name):
+        return None
+    parent = meta.get_metadata(ParentNodeProvider, target, None)
+    if isinstance(parent, cst.AssignTarget):
+        statement = meta.get_metadata(ParentNodeProvider, parent, None)
+        if isinstance(statement, cst.Assign) and len(statement.targets) == 1:
+            return statement.value
+    if isinstance(parent, cst.AnnAssign) and parent.target is target:
+        return parent.value
+    return None
+
+
+def _is_mutated(meta: Any, assignment: Assignment) -> bool:
+    """Whether any use of the binding changes the object in place."""
+    for access in assignment.references:
+        node = access.node
+        parent = meta.get_metadata(ParentNodeProvider, node, None)
+        grandparent = meta.get_metadata(ParentNodeProvider, parent, None) if parent is not None else None
+        if isinstance(parent, (cst.Attribute, cst.Subscript)) and parent.value is node:
+            if isinstance(grandparent, (cst.AssignTarget, cst.AugAssign, cst.Del)):
+                return True
+            if isinstance(grandparent, cst.Call) and isinstance(parent, cst.Attribute):
+                if parent.attr.value in _MUTATING_METHODS:
+                    return True
+        if isinstance(parent, cst.AugAssign) and parent.target is node:
+            return True
+        if isinstance(parent, cst.Arg) and isinstance(grandparent, cst.Call):
+            if is_builtin(meta, grandparent.func, "setattr") or is_builtin(meta, grandparent.func, "delattr"):
+                return True
+    return False
+
+
+def bound_value(meta: Any, name: cst.Name) -> cst.BaseExpression | None:
+    """Follow a name one binding back: the value of its single simple assignment.
+
+    None when the name has no binding, several, a non-assignment binding
+    (parameter, import, loop target) or one whose object is mutated later.
+    """
+    scope = meta.get_metadata(ScopeProvider, name, None)
+    if scope is None:
+        return None
+    referents: set[Any] = set()
+    for access in scope.accesses[name]:
+        referents.update(access.referents)
+    if len(referents) != 1:
+        return None
+    (assignment,) = referents
+    if not isinstance(assignment, Assignment):
+        return None
+    value = _assigned_value(meta, assignment)
+    if value is None or _is_mutated(meta, assignment):
+        return None
+    return value
+
+
+def resolve(meta: Any, expr: cst.BaseExpression) -> cst.BaseExpression:
+    """Follow names through simple bindings; the expression itself when unknown."""
+    for _ in range(_MAX_HOPS):
+        if not isinstance(expr, cst.Name) or expr.value in ("True", "False", "None"):
+            return expr
+        value = bound_value(meta, expr)
+        if value is None:
+            return expr
+        expr = value
+    return expr
+
+
+def literal(expr: cst.BaseExpression) -> Any:
+    """The Python value of a literal expression, or UNKNOWN. Never evaluates code."""
+    if isinstance(expr, cst.Name):
+        return {"True": True, "False": False, "None": None}.get(expr.value, UNKNOWN)
+    if isinstance(expr, (cst.Integer, cst.Float, cst.SimpleString, cst.ConcatenatedString)):
+        try:
+            return ast.literal_eval(cst.Module(body=()).code_for_node(expr))
+        except (ValueError, SyntaxError):
+            return UNKNOWN
+    if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, (cst.Minus, cst.Plus)):
+        operand = literal(expr.expression)
+        if isinstance(operand, (int, float)) and not isinstance(operand, bool):
+            return -operand if isinstance(expr.operator, cst.Minus) else operand
+    return UNKNOWN
+
+
+def literal_value(meta: Any, expr: cst.BaseExpression) -> Any:
+    """The literal value an expression resolves to, or UNKNOWN."""
+    return literal(resolve(meta, expr))
+
+
+def reference_to(
+    meta: Any, at: cst.CSTNode, module: str, obj: str
+) -> tuple[cst.BaseExpression, tuple[tuple[str, str | None], ...]] | None:
+    """An expression naming `module.obj` at `at`, and the import it needs, if any.
+
+    Reuses what the file already imports (`from module import obj as Q` → `Q`,
+    `import module as m` → `m.obj`); otherwise asks for `from module import obj`,
+    or `import module` when the bare name is taken. None when both names are taken.
+    The import is `(module, obj)` for a from-import, `(module, None)` for a plain one.
+    """
+    scope = meta.get_metadata(ScopeProvider, at, None)
+    if scope is None:
+        return None
+    module_scope = scope.globals
+    wanted = f"{module}.{obj}"
+
+    def visible(name: str) -> bool:
+        """Bound at module level, and `at` sees that same binding."""
+        return name in module_scope and set(scope[name]) == set(module_scope[name])
+
+    aliases = {}
+    for assignment in module_scope.assignments:
+        name = assignment.name
+        if "." not in name and len(module_scope[name]) == 1 and visible(name):
+            qualified = {q.name for q in module_scope.get_qualified_names_for(name)}
+            if len(qualified) == 1:
+                aliases.setdefault(qualified.pop(), name)
+    if wanted in aliases:
+        return cst.Name(aliases[wanted]), ()
+    if module in aliases:
+        return cst.Attribute(cst.Name(aliases[module]), cst.Name(obj)), ()
+    if obj not in scope:
+        return cst.Name(obj), ((module, obj),)
+    if module not in scope and "." not in module:
+        return cst.Attribute(cst.Name(module), cst.Name(obj)), ((module, None),)
+    return None

@@ -1,0 +1,64 @@
+"""The base of every rule: declared data plus `visit_*` methods that read and report.
+
+A rule is one file in `ecolint/rules/` holding one `Rule` subclass; it is found
+there by `ecolint.rules.all_rules()` with nothing else to register. Its docstring
+is its documentation (What it does / Why is this bad? / Example / Use instead /
+Fix safety ...), rendered by `ecolint rule` and into the `rules/` pages.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import ClassVar
+
+import libcst as cst
+
+from ecolint import names
+from ecolint.fixes import Fix
+
+
+class FixAvailability(str, enum.Enum):
+    NONE = "none"
+    SOMETIMES = "sometimes"
+    ALWAYS = "always"
+
+
+@dataclass(frozen=True, eq=False)
+class Report:
+    """What a rule said about one node, before the engine locates and filters it."""
+
+    rule: type[Rule]
+    node: cst.CSTNode
+    message: str
+    fix: Fix | None
+
+
+class Rule(cst.BatchableCSTVisitor):
+    """Subclass, declare the class fields, and call `self.report` from `visit_*` methods."""
+
+    code: ClassVar[str]
+    name: ClassVar[str]  # kebab-case, names the flagged pattern
+    summary: ClassVar[str]  # one line for the catalogue
+    fix_availability: ClassVar[FixAvailability] = FixAvailability.NONE
+    # A file whose text contains none of these strings cannot be flagged: it is not parsed.
+    triggers: ClassVar[tuple[str, ...]]
+
+    METADATA_DEPENDENCIES = names.METADATA
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reports: list[Report] = []
+
+    def report(self, node: cst.CSTNode, message: str, fix: Fix | None = None) -> None:
+        self.reports.append(Report(type(self), node, message, fix))
+
+    @classmethod
+    def documentation(cls) -> str:
+        import inspect
+
+        return inspect.cleandoc(cls.__doc__ or "")
+
+    @classmethod
+    def url(cls) -> str:
+        return f"https://github.com/ecolint/ecolint/blob/main/rules/{cls.code}.md"
