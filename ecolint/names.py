@@ -173,3 +173,20 @@ def reference_to(
     if module not in scope and "." not in module:
         return cst.Attribute(cst.Name(module), cst.Name(obj)), ((module, None),)
     return None
+
+
+def assigned_then_mutated(meta: Any, value: cst.BaseExpression) -> bool:
+    """Whether `value` is bound by `name = value` and the object is changed in place later.
+
+    `cfg = BitsAndBytesConfig(...)` followed by `cfg.llm_int8_threshold = 0.0`.
+    """
+    statement = meta.get_metadata(ParentNodeProvider, value, None)
+    if not isinstance(statement, cst.Assign) or len(statement.targets) != 1:
+        return False
+    target = statement.targets[0].target
+    scope = meta.get_metadata(ScopeProvider, target, None)
+    if not isinstance(target, cst.Name) or scope is None:
+        return False
+    return any(
+        isinstance(a, Assignment) and a.node is target and _is_mutated(meta, a) for a in scope.assignments[target.value]
+    )

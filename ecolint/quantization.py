@@ -14,7 +14,7 @@ from typing import Any, Literal, Union
 import libcst as cst
 
 from ecolint import apis
-from ecolint.names import imported_names, is_builtin, literal, resolve
+from ecolint.names import assigned_then_mutated, imported_names, is_builtin, literal, resolve
 
 QUANTIZATION_FLAGS = ("load_in_8bit", "load_in_4bit")
 CONFIG_KEYWORD_PREFIXES = ("bnb_4bit_", "llm_int8_")
@@ -128,7 +128,10 @@ def quantization_requests(meta: Any, call: cst.Call) -> list[QuantizationRequest
         return []
     if names & apis.BITS_AND_BYTES_CONFIG:
         positional = not any(arg.keyword is None and not arg.star for arg in call.args)
-        return [QuantizationRequest(call_keywords(meta, call, positional_known=positional), "config", call)]
+        keywords = call_keywords(meta, call, positional_known=positional)
+        if assigned_then_mutated(meta, call):
+            keywords.complete = False  # `cfg.llm_int8_threshold = ...` may follow
+        return [QuantizationRequest(keywords, "config", call)]
     if any(apis.is_model_from_pretrained(name) for name in names):
         return _loader_requests(meta, call_keywords(meta, call), call, via_model_kwargs=False)
     if names & apis.PIPELINE:
