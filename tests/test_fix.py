@@ -1,0 +1,117 @@
+"""`ecolint fix`: diff by default, --apply writes atomically, safe-only unless asked."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+from conftest import FLAGGED, write
+
+LEGACY = """\
+import transformers as tf
+
+model = tf.AutoModelForCausalLM.from_pretrained("facebook/opt-350m", load_in_8bit=True)
+"""
+
+
+def test_diff_changes_nothing(cli, tmp_path):
+    path = write(tmp_path / "legacy.py", LEGACY)
+    result = cli("fix", "legacy.py")
+    assert result.exit_code == 1
+    assert "--- a/legacy.py" in result.stdout and "+++ b/legacy.py" in result.stdout
+    assert "+model = tf.AutoModelForCausalLM.from_pretrained(\"facebook/opt-350m\", quantization_config=tf.BitsAndBytesConfig(load_in_8bit=True))" in result.stdout
+    assert path.read_text() == LEGACY
+    assert "Would fix 1 finding in 1 file." in result.stderr
+
+
+def test_apply_writes_safe_fixes_and_reports_withheld_unsafe_ones(cli, tmp_path):
+    path = write(tmp_path / "legacy.py", LEGACY)
+    result = cli("fix", "--apply", "legacy.py")
+    assert path.read_text() == LEGACY.replace("load_in_8bit=True", "quantization_config=tf.BitsAndBytesConfig(load_in_8bit=True)")
+    assert "Fixed 1 finding in 1 file." in result.stderr
+    assert "1 unsafe fix withheld: apply with `ecolint fix --apply --unsafe-fixes`." in result.stderr
+    assert result.exit_code == 1  # the ECO101 finding remains
+
+
+def test_unsafe_fixes_then_second_run_changes_nothing(cli, tmp_path):
+    path = write(tmp_path / "legacy.py", LEGACY)
+    first = cli("fix", "--apply", "--unsafe-fixes", "legacy.py")
+    assert first.exit_code == 0
+    fixed = path.read_text()
+    assert "quantization_config=tf.BitsAndBytesConfig(load_in_8bit=True, llm_int8_threshold=0.0)" in fixed
+    second = cli("fix", "--apply", "--unsafe-fixes", "legacy.py")
+    assert second.exit_code == 0
+    assert path.read_text() == fixed
+    assert "Fixed 0 findings in 0 files." in second.stderr
+
+
+def test_import_is_added_when_missing(cli, tmp_path):
+    path = write(tmp_path / "m.py", 'from transformers import AutoModel\nm = AutoModel.from_pretrained("x", load_in_4bit=True)\n')
+    cli("fix", "--apply", "m.py")
+    text = path.read_text()
+    assert "BitsAndBytesConfig" in text.splitlines()[0]
+    assert 'AutoModel.from_pretrained("x", quantization_config=BitsAndBytesConfig(load_in_4bit=True))' in text
+
+
+def test_encoding_bom_newlines_and_permissions_are_kept(cli, tmp_path):
+    path = tmp_path / "win.py"
+    text = "# -*- coding: latin-1 -*-\r\n# caf\xe9\r\n" + LEGACY.replace("\n", "\r\n")
+    path.write_bytes(text.encode("latin-1"))
+    os.chmod(path, 0o751)
+    cli("fix", "--apply", "win.py")
+    data = path.read_bytes()
+    assert b"caf\xe9" in data and b"quantization_config=" in data
+    assert data.count(b"\r\n") == text.count("\r\n") and b"\n" not in data.replace(b"\r\n", b"")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o751
+
+    bom = tmp_path / "bom.py"
+    bom.write_bytes(b"\xef\xbb\xbf" + LEGACY.encode())
+    cli("fix", "--apply", "bom.py")
+    assert bom.read_bytes().startswith(b"\xef\xbb\xbfimport transformers")
+    assert b"quantization_config=" in bom.read_bytes()
+
+
+def test_read_only_file_is_one_line_and_left_intact(cli, tmp_path):
+    path = write(tmp_path / "ro.py", LEGACY)
+    os.chmod(path, 0o444)
+    result = cli("fix", "--apply", "ro.py")
+    assert result.exit_code == 2
+    assert "ecolint: error: ro.py: cannot write: the file is read-only" in result.stderr
+    assert path.read_text() == LEGACY
+    assert [p.name for p in tmp_path.iterdir()] == ["ro.py"]
+
+
+def test_a_fix_that_does_not_parse_is_never_written(cli, tmp_path, monkeypatch):
+    import libcst as cst
+
+    from ecolint import fixes
+
+    path = write(tmp_path / "legacy.py", LEGACY)
+    monkeypatch.setattr(fixes, "apply_fixes", lambda module, fs: cst.parse_module("x = (1,\n)\n").with_changes(header=[], body=[cst.SimpleStatementLine([cst.Expr(cst.Name("def"))])]))
+    result = cli("fix", "--apply", "legacy.py")
+    assert result.exit_code == 2
+    assert "does not parse; nothing was written" in result.stderr
+    assert path.read_text() == LEGACY
+
+
+def test_stdin_apply_writes_fixed_source_to_stdout(cli):
+    result = cli("fix", "--apply", "--unsafe-fixes", "-", input=FLAGGED)
+    assert result.stdout == FLAGGED.replace("load_in_8bit=True", "load_in_8bit=True, llm_int8_threshold=0.0")
+
+
+def test_rule_command(cli):
+    result = cli("rule", "ECO101")
+    assert result.exit_code == 0
+    assert result.stdout.startswith("# ECO101: `int8-outlier-decomposition`")
+    for section in ("## What it does", "## Why is this bad?", "## Example", "## Use instead", "## Fix safety"):
+        assert section in result.stdout
+    listing = cli("rule").stdout
+    assert [line.split()[0] for line in listing.splitlines()] == ["ECO101", "ECO105", "ECO106"]
+    bad = cli("rule", "ECO999")
+    assert bad.exit_code == 2 and "unknown rule code 'ECO999'" in bad.stderr
+
+
+def test_rules_folder_is_generated_from_docstrings():
+    from ecolint.docs import main
+
+    assert main(["--check"]) == 0, "rules/ is stale: run `python -m ecolint.docs`"
