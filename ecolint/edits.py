@@ -106,8 +106,8 @@ def replace_and_remove(owner: Owner, anchor: Item, new: Item | None, remove: Seq
     comment_lost = any(has_comment(item) for item in remove)
     last = items[-1]
     if id(last) in removed and kept:
-        old_comma = kept[-1].comma
-        comment_lost = comment_lost or (isinstance(old_comma, cst.Comma) and has_comment(old_comma))
+        replaced = [part for part in _trailing(kept[-1]).values() if isinstance(part, cst.CSTNode)]
+        comment_lost = comment_lost or any(has_comment(part) for part in replaced)
         kept[-1] = kept[-1].with_changes(**_trailing(last))
     return _with_items(owner, kept), comment_lost
 

@@ -85,7 +85,8 @@ def non_overlapping(planned: Sequence[PlannedFix]) -> list[Fix]:
     """The fixes that can be applied together this round; the rest wait for the next."""
     chosen: list[PlannedFix] = []
     seen: set[int] = set()
-    for candidate in planned:
+    # Safe fixes first: where two fixes touch the same code, the one that keeps meaning wins.
+    for candidate in sorted(planned, key=lambda p: p.fix.applicability is not Applicability.SAFE):
         if id(candidate.fix) in seen:
             continue
         if any(_overlaps(a, b) for other in chosen for a in other.spans for b in candidate.spans):

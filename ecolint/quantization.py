@@ -14,7 +14,7 @@ from typing import Any, Literal, Union
 import libcst as cst
 
 from ecolint import apis
-from ecolint.names import assigned_then_mutated, imported_names, is_builtin, literal, resolve
+from ecolint.names import UNKNOWN, assigned_then_mutated, imported_names, is_builtin, literal, resolve
 
 QUANTIZATION_FLAGS = ("load_in_8bit", "load_in_4bit")
 CONFIG_KEYWORD_PREFIXES = ("bnb_4bit_", "llm_int8_")
@@ -109,12 +109,23 @@ class QuantizationRequest:
     has_config: bool = False
 
 
+def dict_alternatives(meta: Any, expr: cst.BaseExpression) -> list[Keywords]:
+    """The dicts an expression may be: both branches of `a if cond else b` count."""
+    value = resolve(meta, expr)
+    if isinstance(value, cst.IfExp):
+        condition = literal(resolve(meta, value.test))
+        if condition is not UNKNOWN:
+            return dict_alternatives(meta, value.body if condition else value.orelse)
+        return dict_alternatives(meta, value.body) + dict_alternatives(meta, value.orelse)
+    found = dict_keywords(meta, value)
+    return [found] if found is not None else []
+
+
 def _loader_requests(meta: Any, keywords: Keywords, call: cst.Call, via_model_kwargs: bool) -> list[QuantizationRequest]:
     requests = []
     config = keywords.get("quantization_config")
     if config is not None:
-        config_dict = dict_keywords(meta, config.value)
-        if config_dict is not None:
+        for config_dict in dict_alternatives(meta, config.value):
             requests.append(QuantizationRequest(config_dict, "config", call, via_model_kwargs))
     if any(flag in keywords.items for flag in QUANTIZATION_FLAGS):
         requests.append(QuantizationRequest(keywords, "loader", call, via_model_kwargs, config is not None))
@@ -137,7 +148,9 @@ def quantization_requests(meta: Any, call: cst.Call) -> list[QuantizationRequest
     if names & apis.PIPELINE:
         model_kwargs = call_keywords(meta, call).get("model_kwargs")
         if model_kwargs is not None:
-            inner = dict_keywords(meta, model_kwargs.value)
-            if inner is not None:
-                return _loader_requests(meta, inner, call, via_model_kwargs=True)
+            return [
+                request
+                for inner in dict_alternatives(meta, model_kwargs.value)
+                for request in _loader_requests(meta, inner, call, via_model_kwargs=True)
+            ]
     return []
