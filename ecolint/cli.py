@@ -12,7 +12,8 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
+from collections.abc import Iterator
 
 import click
 
@@ -84,7 +85,16 @@ class Run:
     _linters: dict[frozenset[str], Any]
 
     @classmethod
-    def create(cls, paths: tuple[str, ...], config_file: Path | None, select: str | None, ignore: str | None, stdin_filename: str | None, force_exclude: bool, unsafe_fixes: bool | None) -> Run:
+    def create(
+        cls,
+        paths: tuple[str, ...],
+        config_file: Path | None,
+        select: str | None,
+        ignore: str | None,
+        stdin_filename: str | None,
+        force_exclude: bool,
+        unsafe_fixes: bool | None,
+    ) -> Run:
         from ecolint.config import SettingsResolver
         from ecolint.rules import all_rules
 
@@ -159,7 +169,13 @@ def main() -> None:
 
 @main.command()
 @_selection_options
-@click.option("--output-format", type=click.Choice(["text", "concise", "json", "github", "sarif"]), default="text", envvar="ECOLINT_OUTPUT_FORMAT", show_default=True)
+@click.option(
+    "--output-format",
+    type=click.Choice(["text", "concise", "json", "github", "sarif"]),
+    default="text",
+    envvar="ECOLINT_OUTPUT_FORMAT",
+    show_default=True,
+)
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
 @_guarded
 def check(output_format: str, exit_zero: bool, **options: Any) -> int:

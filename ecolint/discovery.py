@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
+from collections.abc import Iterator
 
 from ecolint.config import Settings
 
@@ -112,7 +113,7 @@ def _walk(top: Path, settings_for: Callable[[Path], Settings], seen: set[Path]) 
         active = active + [own] if own else active
         ignores[resolved] = active
 
-        def skip(name: str, is_dir: bool) -> bool:
+        def skip(name: str, is_dir: bool, directory: Path = directory, resolved: Path = resolved, active: list = active) -> bool:
             return excluded(directory / name, is_dir) or any(i.matches(resolved / name, is_dir) for i in active)
 
         dirnames[:] = sorted(d for d in dirnames if not (directory / d).is_symlink() and not skip(d, True))

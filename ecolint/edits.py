@@ -6,7 +6,8 @@ neighbours (one line or one per line), and comments stay on the line they were o
 
 from __future__ import annotations
 
-from typing import Sequence, TypeVar, Union
+from typing import TypeVar, Union
+from collections.abc import Sequence
 
 import libcst as cst
 import libcst.matchers as m

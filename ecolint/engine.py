@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING
+from collections.abc import Iterable, Sequence
 
 from ecolint.diagnostics import SYNTAX_ERROR, Finding, FixSummary, Location
 from ecolint.fixes import PlannedFix, apply_fixes, text_edits

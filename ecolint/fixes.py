@@ -8,7 +8,8 @@ import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable
+from collections.abc import Iterable, Sequence
 
 import libcst as cst
 

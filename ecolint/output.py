@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import json
 import os
-from typing import IO, Iterable, Sequence
+from typing import IO
+from collections.abc import Iterable, Sequence
 
 from ecolint import __version__
 from ecolint.diagnostics import SYNTAX_ERROR, UNREADABLE_FILE, Applicability, Finding

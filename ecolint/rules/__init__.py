@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from ecolint.rule import Rule
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def all_rules() -> tuple[type[Rule], ...]:
     """All rules, ordered by code. A new rule is a new module here; nothing else to register."""
     from ecolint.rule import Rule

@@ -68,7 +68,9 @@ class QuantizationKwargToFromPretrained(Rule):
                 continue
             flags = [kw for kw in request.keywords.items.values() if kw.name in QUANTIZATION_FLAGS]
             fix = self._fix(request, flags)
-            where = "in `pipeline(model_kwargs=...)` reaches `from_pretrained`" if request.via_model_kwargs else "passed to `from_pretrained`"
+            where = "passed to `from_pretrained`"
+            if request.via_model_kwargs:
+                where = "in `pipeline(model_kwargs=...)` reaches `from_pretrained`"
             for flag in flags:
                 message = (
                     f"`{flag.name}` {where}: removed in transformers 5.0, a `TypeError` there; "
