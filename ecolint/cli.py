@@ -82,7 +82,7 @@ class Run:
     paths: list[str]
     stdin_filename: str | None
     force_exclude: bool
-    _linters: dict[frozenset[str], Any]
+    _linters: dict[tuple[frozenset[str], Path | None], Any]
 
     @classmethod
     def create(
@@ -114,10 +114,14 @@ class Run:
         from ecolint.engine import Linter
         from ecolint.rules import all_rules
 
+        from ecolint.rule import RuleContext
+
         enabled = settings.enabled([rule.code for rule in all_rules()], path)
-        if enabled not in self._linters:
-            self._linters[enabled] = Linter([rule for rule in all_rules() if rule.code in enabled])
-        return self._linters[enabled]
+        key = (enabled, settings.config_file)
+        if key not in self._linters:
+            context = RuleContext(models=dict(settings.models), target_gpu=settings.target_gpu)
+            self._linters[key] = Linter([rule for rule in all_rules() if rule.code in enabled], context)
+        return self._linters[key]
 
     def inputs(self) -> Iterator[tuple[Any, Any, Any]]:
         """Yield (settings, source or None, finding for an unreadable file or None) per file."""

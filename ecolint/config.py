@@ -55,6 +55,8 @@ class Settings:
     exclude: tuple[str, ...] = DEFAULT_EXCLUDE
     extend_exclude: tuple[str, ...] = ()
     unsafe_fixes: bool = False
+    target_gpu: str | None = None
+    models: tuple[tuple[str, float], ...] = ()
     _cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def enabled(self, codes: Iterable[str], path: Path | None = None) -> frozenset[str]:
@@ -126,6 +128,23 @@ def _bool(value: Any, key: str, where: Path) -> bool:
     return value
 
 
+def _target_gpu(value: Any, where: Path) -> str:
+    from ecolint.hardware import gpu_memory_gib, known_gpus
+
+    if not isinstance(value, str) or gpu_memory_gib(value) is None:
+        raise ConfigError(f"{where}: [tool.ecolint] `target-gpu` must be one of: {', '.join(known_gpus())}")
+    return value
+
+
+def _models(value: Any, where: Path) -> tuple[tuple[str, float], ...]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: [tool.ecolint.models] must be a table of model id = billions of parameters")
+    for model, size in value.items():
+        if isinstance(size, bool) or not isinstance(size, (int, float)) or size <= 0:
+            raise ConfigError(f"{where}: [tool.ecolint.models] `{model}` must be a positive number (billions of parameters)")
+    return tuple((model, float(size)) for model, size in value.items())
+
+
 def read_table(path: Path) -> dict[str, Any] | None:
     """The `[tool.ecolint]` table of a pyproject.toml, or None if it has none."""
     try:
@@ -152,6 +171,8 @@ def load_settings(path: Path, known_codes: frozenset[str]) -> Settings:
         "exclude": lambda v: {"exclude": _strings(v, "exclude", path)},
         "extend-exclude": lambda v: {"extend_exclude": _strings(v, "extend-exclude", path)},
         "unsafe-fixes": lambda v: {"unsafe_fixes": _bool(v, "unsafe-fixes", path)},
+        "target-gpu": lambda v: {"target_gpu": _target_gpu(v, path)},
+        "models": lambda v: {"models": _models(v, path)},
     }
     changes: dict[str, Any] = {}
     for key, value in table.items():

@@ -14,7 +14,7 @@ from ecolint.sources import Source
 if TYPE_CHECKING:
     import libcst as cst
 
-    from ecolint.rule import Report, Rule
+    from ecolint.rule import Report, Rule, RuleContext
 
 _NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]+)*))?", re.IGNORECASE)
 _SOURCE_LINES_SHOWN = 4
@@ -52,8 +52,9 @@ def _is_suppressed(finding: Finding, noqa: dict[int, frozenset[str] | None]) -> 
 class Linter:
     """Runs a fixed set of rules over sources."""
 
-    def __init__(self, rules: Sequence[type[Rule]]) -> None:
+    def __init__(self, rules: Sequence[type[Rule]], context: RuleContext | None = None) -> None:
         self.rules = tuple(rules)
+        self.context = context
         self.triggers = tuple(sorted({t for rule in self.rules for t in rule.triggers}))
 
     def could_match(self, text: str) -> bool:
@@ -73,7 +74,11 @@ class Linter:
         except RecursionError:
             return LintResult([_syntax_error(source, "too deeply nested to parse", 1, 1)])
         wrapper = cst.MetadataWrapper(module, unsafe_skip_copy=True)
-        visitors = [rule() for rule in self.rules]
+        from ecolint.rule import RuleContext
+
+        base = self.context or RuleContext()
+        context = RuleContext(source.path, base.models, base.target_gpu)
+        visitors = [rule(context) for rule in self.rules]
         wrapper.visit_batched(visitors)
         reports = [report for visitor in visitors for report in visitor.reports]
         return self._collect(source, wrapper, reports, plan_fixes)

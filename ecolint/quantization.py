@@ -107,6 +107,7 @@ class QuantizationRequest:
     call: cst.Call
     via_model_kwargs: bool = False
     has_config: bool = False
+    config_keyword: Keyword | None = None  # the `quantization_config` keyword it arrived through
 
 
 def dict_alternatives(meta: Any, expr: cst.BaseExpression) -> list[Keywords]:
@@ -126,7 +127,7 @@ def _loader_requests(meta: Any, keywords: Keywords, call: cst.Call, via_model_kw
     config = keywords.get("quantization_config")
     if config is not None:
         for config_dict in dict_alternatives(meta, config.value):
-            requests.append(QuantizationRequest(config_dict, "config", call, via_model_kwargs))
+            requests.append(QuantizationRequest(config_dict, "config", call, via_model_kwargs, config_keyword=config))
     if any(flag in keywords.items for flag in QUANTIZATION_FLAGS):
         requests.append(QuantizationRequest(keywords, "loader", call, via_model_kwargs, config is not None))
     return requests
@@ -154,3 +155,103 @@ def quantization_requests(meta: Any, call: cst.Call) -> list[QuantizationRequest
                 for request in _loader_requests(meta, inner, call, via_model_kwargs=True)
             ]
     return []
+
+
+def _loader_call_keywords(meta: Any, call: cst.Call) -> tuple[Keywords, bool] | None:
+    """The keywords a loader's model receives, and whether they come through `model_kwargs`."""
+    names = imported_names(meta, call.func)
+    if any(apis.is_model_from_pretrained(name) for name in names):
+        return call_keywords(meta, call), False
+    if names & apis.PIPELINE:
+        model_kwargs = call_keywords(meta, call).get("model_kwargs")
+        alternatives = dict_alternatives(meta, model_kwargs.value) if model_kwargs is not None else []
+        return (alternatives[0], True) if len(alternatives) == 1 else None
+    return None
+
+
+def is_loader(meta: Any, call: cst.Call) -> bool:
+    names = imported_names(meta, call.func)
+    return bool(names & apis.PIPELINE) or any(apis.is_model_from_pretrained(name) for name in names)
+
+
+def loader_quantization(meta: Any, call: cst.Call) -> list[QuantizationRequest]:
+    """Every quantization keyword set that reaches the model `call` loads.
+
+    Unlike `quantization_requests`, a `BitsAndBytesConfig(...)` passed as
+    `quantization_config` (inline or through a name) is included, with
+    `config_keyword` set to that keyword.
+    """
+    found = _loader_call_keywords(meta, call)
+    if found is None:
+        return []
+    keywords, via_model_kwargs = found
+    requests = _loader_requests(meta, keywords, call, via_model_kwargs)
+    config = keywords.get("quantization_config")
+    if config is not None:
+        value = resolve(meta, config.value)
+        if isinstance(value, cst.Call) and imported_names(meta, value.func) & apis.BITS_AND_BYTES_CONFIG:
+            for request in quantization_requests(meta, value):
+                requests.append(QuantizationRequest(request.keywords, "config", call, via_model_kwargs, config_keyword=config))
+    return requests
+
+
+def loader_keywords(meta: Any, call: cst.Call) -> Keywords | None:
+    """The keywords of the loader call itself (for `dtype=` and the like)."""
+    found = _loader_call_keywords(meta, call)
+    return call_keywords(meta, call) if found is not None else None
+
+
+def loader_of_config(meta: Any, config: cst.Call) -> cst.Call | None:
+    """The one loader call that receives this config as `quantization_config`, if any."""
+    from libcst.metadata import ParentNodeProvider, ScopeProvider
+
+    def receiving_call(node: cst.CSTNode) -> cst.Call | None:
+        arg = meta.get_metadata(ParentNodeProvider, node, None)
+        if isinstance(arg, cst.Arg) and arg.keyword is not None and arg.keyword.value == "quantization_config":
+            call = meta.get_metadata(ParentNodeProvider, arg, None)
+            if isinstance(call, cst.Call) and is_loader(meta, call):
+                return call
+        return None
+
+    direct = receiving_call(config)
+    if direct is not None:
+        return direct
+    statement = meta.get_metadata(ParentNodeProvider, config, None)
+    if not isinstance(statement, cst.Assign) or len(statement.targets) != 1 or not isinstance(statement.targets[0].target, cst.Name):
+        return None
+    target = statement.targets[0].target
+    scope = meta.get_metadata(ScopeProvider, target, None)
+    if scope is None:
+        return None
+    loaders = {
+        id(call): call
+        for assignment in scope.assignments[target.value]
+        if getattr(assignment, "node", None) is target
+        for access in assignment.references
+        if (call := receiving_call(access.node)) is not None
+    }
+    return next(iter(loaders.values())) if len(loaders) == 1 else None
+
+
+_DTYPES = {"float16": "float16", "half": "float16", "bfloat16": "bfloat16", "float32": "float32", "float": "float32"}
+
+
+def dtype_name(meta: Any, expr: cst.BaseExpression) -> str | None:
+    """"float16", "bfloat16" or "float32" for `torch.float16`, `"bfloat16"` and the like."""
+    value = resolve(meta, expr)
+    text = literal(value)
+    if isinstance(text, str):
+        return _DTYPES.get(text)
+    for name in imported_names(meta, value):
+        module, _, attr = name.rpartition(".")
+        if module == "torch" and attr in _DTYPES:
+            return _DTYPES[attr]
+    return None
+
+
+def loader_dtype(meta: Any, loader: cst.Call | None) -> Keyword | None:
+    """The `dtype=` / `torch_dtype=` keyword of a loader call, if it has one."""
+    keywords = loader_keywords(meta, loader) if loader is not None else None
+    if keywords is None:
+        return None
+    return keywords.get("dtype") or keywords.get("torch_dtype")

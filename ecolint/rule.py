@@ -9,7 +9,9 @@ Fix safety ...), rendered by `ecolint rule` and into the `rules/` pages.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import ClassVar
 
 import libcst as cst
@@ -22,6 +24,15 @@ class FixAvailability(str, enum.Enum):
     NONE = "none"
     SOMETIMES = "sometimes"
     ALWAYS = "always"
+
+
+@dataclass(frozen=True)
+class RuleContext:
+    """What a rule may know beyond the tree: the file and the project's settings."""
+
+    path: Path | None = None
+    models: Mapping[str, float] = field(default_factory=dict)  # model id → billions of parameters
+    target_gpu: str | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -46,8 +57,9 @@ class Rule(cst.BatchableCSTVisitor):
 
     METADATA_DEPENDENCIES = names.METADATA
 
-    def __init__(self) -> None:
+    def __init__(self, context: RuleContext | None = None) -> None:
         super().__init__()
+        self.context = context or RuleContext()
         self.reports: list[Report] = []
 
     def report(self, node: cst.CSTNode, message: str, fix: Fix | None = None) -> None:

@@ -34,7 +34,7 @@ def test_hooks_fail_on_a_flagged_file_and_pass_on_a_clean_one(tmp_path):
     _git(repo, "init", "-q")
     (repo / "clean.py").write_text(CLEAN)
     (repo / "flagged.py").write_text(FLAGGED)
-    (repo / "legacy.py").write_text('from transformers import AutoModel\nm = AutoModel.from_pretrained("x", load_in_4bit=True)\n')
+    (repo / "legacy.py").write_text('from transformers import AutoModel\nm = AutoModel.from_pretrained("x", load_in_8bit=True, llm_int8_threshold=0.0)\n')
     _git(repo, "add", ".")
 
     passed = _try_repo(repo, "ecolint", "clean.py")
@@ -47,6 +47,6 @@ def test_hooks_fail_on_a_flagged_file_and_pass_on_a_clean_one(tmp_path):
 
     fixed = _try_repo(repo, "ecolint-fix", "legacy.py")
     assert fixed.returncode == 1  # pre-commit fails a hook that modifies files
-    assert "quantization_config=BitsAndBytesConfig(load_in_4bit=True)" in (repo / "legacy.py").read_text()
+    assert "quantization_config=BitsAndBytesConfig(load_in_8bit=True, llm_int8_threshold=0.0)" in (repo / "legacy.py").read_text()
     again = _try_repo(repo, "ecolint-fix", "legacy.py")
     assert again.returncode == 0, again.stdout + again.stderr

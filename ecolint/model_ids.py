@@ -1,0 +1,126 @@
+"""The model id a load call names, resolved statically, or None when it cannot be known.
+
+Followed: a literal; a module or notebook-global constant; a function parameter's
+default; `args.<dest>` of an argparse parser built anywhere in the file (also in a
+helper function) whose `add_argument(..., default=...)` is a literal; a dataclass
+field's default read back as `<object>.<field>`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import libcst as cst
+import libcst.matchers as m
+
+from ecolint.names import UNKNOWN, imported_names, literal, parameter_default, resolve
+
+_PARSE_METHODS = frozenset({"parse_args", "parse_known_args", "parse_args_into_dataclasses"})
+
+
+def _dest(call: cst.Call) -> str | None:
+    """The attribute name argparse stores an `add_argument(...)` under."""
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == "dest":
+            value = literal(arg.value)
+            return value if isinstance(value, str) else None
+    flags = [literal(arg.value) for arg in call.args if arg.keyword is None]
+    if not flags or not all(isinstance(f, str) for f in flags):
+        return None
+    long = next((f for f in flags if f.startswith("--")), None)
+    name = long[2:] if long else flags[0].lstrip("-")
+    return name.replace("-", "_") or None
+
+
+def _keyword(call: cst.Call, name: str) -> cst.BaseExpression | None:
+    return next((a.value for a in call.args if a.keyword is not None and a.keyword.value == name), None)
+
+
+class ModelIds:
+    """Resolves model ids within one module; the module-wide tables are built on first use."""
+
+    def __init__(self, meta: Any, module: cst.Module) -> None:
+        self.meta = meta
+        self.module = module
+        self._argparse: dict[str, str | None] | None = None
+        self._fields: dict[str, str | None] | None = None
+
+    def _defaults(self, found: dict[str, str | None], name: str, default: cst.BaseExpression | None) -> None:
+        value = literal(default) if default is not None else UNKNOWN
+        text = value if isinstance(value, str) else None
+        # A name defined twice with different defaults is ambiguous: None.
+        found[name] = text if found.get(name, text) == text else None
+
+    def argparse_defaults(self) -> dict[str, str | None]:
+        if self._argparse is None:
+            self._argparse = {}
+            pattern = m.Call(func=m.Attribute(attr=m.Name("add_argument")))
+            for call in m.findall(self.module, pattern):
+                assert isinstance(call, cst.Call)
+                dest = _dest(call)
+                if dest:
+                    self._defaults(self._argparse, dest, _keyword(call, "default"))
+        return self._argparse
+
+    def dataclass_defaults(self) -> dict[str, str | None]:
+        if self._fields is None:
+            self._fields = {}
+            for klass in m.findall(self.module, m.ClassDef()):
+                assert isinstance(klass, cst.ClassDef)
+                if not any(self._is_dataclass_decorator(d.decorator) for d in klass.decorators):
+                    continue
+                for statement in klass.body.body:
+                    for item in getattr(statement, "body", ()):
+                        if isinstance(item, cst.AnnAssign) and isinstance(item.target, cst.Name) and item.value is not None:
+                            default = item.value
+                            if isinstance(default, cst.Call) and _keyword(default, "default") is not None:
+                                default = _keyword(default, "default")
+                            self._defaults(self._fields, item.target.value, default)
+        return self._fields
+
+    def _is_dataclass_decorator(self, decorator: cst.BaseExpression) -> bool:
+        target = decorator.func if isinstance(decorator, cst.Call) else decorator
+        return bool(imported_names(self.meta, target) & {"dataclasses.dataclass", "pydantic.dataclasses.dataclass"})
+
+    def _from_attribute(self, expr: cst.Attribute) -> str | None:
+        if not isinstance(expr.value, cst.Name):
+            return None
+        attr = expr.attr.value
+        receiver = resolve(self.meta, expr.value)
+        parsed = isinstance(receiver, cst.Call) and (
+            (isinstance(receiver.func, cst.Attribute) and receiver.func.attr.value in _PARSE_METHODS) or isinstance(receiver.func, cst.Name)
+        )
+        if (parsed or receiver is expr.value) and attr in self.argparse_defaults():
+            return self.argparse_defaults()[attr]
+        if attr in self.dataclass_defaults() and not imported_names(self.meta, expr.value):
+            return self.dataclass_defaults()[attr]
+        return None
+
+    def resolve(self, expr: cst.BaseExpression) -> str | None:
+        """The string the expression holds when the script runs with its defaults."""
+        value = resolve(self.meta, expr)
+        text = literal(value)
+        if isinstance(text, str):
+            return text
+        if isinstance(value, cst.Name):
+            default = parameter_default(self.meta, value)
+            if default is not None:
+                text = literal(resolve(self.meta, default))
+                return text if isinstance(text, str) else None
+        if isinstance(value, cst.Attribute):
+            return self._from_attribute(value)
+        return None
+
+
+def model_argument(meta: Any, call: cst.Call) -> cst.BaseExpression | None:
+    """The expression naming the model in `from_pretrained(...)` or `pipeline(...)`."""
+    from ecolint import apis
+
+    names = imported_names(meta, call.func)
+    keyword = "model" if names & apis.PIPELINE else "pretrained_model_name_or_path"
+    position = 1 if names & apis.PIPELINE else 0
+    explicit = _keyword(call, keyword)
+    if explicit is not None:
+        return explicit
+    positional = [a.value for a in call.args if a.keyword is None and not a.star]
+    return positional[position] if len(positional) > position else None
