@@ -107,6 +107,11 @@ def _table_by_basename() -> dict[str, float]:
 _REPUBLISHED = re.compile(r"(-bnb)?-(4|8)bit$|-(awq|gptq|gguf|fp8|int4|int8)$")
 
 
+def is_prequantized(model_id: str) -> bool:
+    """A checkpoint re-published already quantized (`...-bnb-4bit`, `...-AWQ`)."""
+    return bool(_REPUBLISHED.search(model_id.strip().lower()))
+
+
 def size_from_table(model_id: str) -> float | None:
     key = model_id.strip().lower()
     base = _REPUBLISHED.sub("", key.rsplit("/", 1)[-1])
