@@ -154,7 +154,7 @@ class KbitOnSmallModel(Rule):
             anchor, rest = removed[0].node, [kw.node for kw in removed[1:]]
             new_loader, _ = replace_and_remove(loader, anchor, new_arg, rest)
         else:
-            model_kwargs = next((a for a in loader.args if a.keyword is not None and a.keyword.value == "model_kwargs" and a.value is owner), None)
+            model_kwargs = next((a for a in loader.args if a.value is owner), None)
             if model_kwargs is None:
                 return None
             new_dict, _ = replace_and_remove(owner, removed[0].node, None, [kw.node for kw in removed[1:]])
