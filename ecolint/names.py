@@ -46,7 +46,7 @@ def is_builtin(meta: Any, node: cst.CSTNode, name: str) -> bool:
     return any(q.source is QualifiedNameSource.BUILTIN and q.name == f"builtins.{name}" for q in qualified)
 
 
-def _assigned_value(meta: Any, assignment: Assignment) -> cst.BaseExpression | None:
+def assigned_value(meta: Any, assignment: Assignment) -> cst.BaseExpression | None:
     """The right-hand side of `name = value` / `name: T = value`; None for other bindings."""
     target = assignment.node
     if not isinstance(target, cst.Name):
@@ -98,7 +98,7 @@ def bound_value(meta: Any, name: cst.Name) -> cst.BaseExpression | None:
     (assignment,) = referents
     if not isinstance(assignment, Assignment):
         return None
-    value = _assigned_value(meta, assignment)
+    value = assigned_value(meta, assignment)
     if value is None or _is_mutated(meta, assignment):
         return None
     return value

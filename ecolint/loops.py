@@ -1,0 +1,209 @@
+"""Loops and the names that flow through them: per-item work versus dependent steps.
+
+All judgements are syntactic and local to one loop body; where they cannot tell,
+callers stay silent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any, Union
+
+import libcst as cst
+from libcst.metadata import ParentNodeProvider
+
+from ecolint.names import literal
+
+Comprehension = Union[cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp]
+Loop = Union[cst.For, cst.While, Comprehension]
+_COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)
+_BOUNDARIES = (cst.FunctionDef, cst.Lambda, cst.ClassDef, cst.Module)
+_BATCH_WORDS = ("batch", "chunk")
+
+
+class _ReadNames(cst.CSTVisitor):
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+
+    def visit_Attribute(self, node: cst.Attribute) -> bool:
+        node.value.visit(self)
+        return False
+
+    def visit_Arg(self, node: cst.Arg) -> bool:
+        node.value.visit(self)
+        return False
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.names.add(node.value)
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+
+def names_read(node: cst.CSTNode) -> set[str]:
+    """Names an expression or statement reads (not attribute or keyword names)."""
+    visitor = _ReadNames()
+    node.visit(visitor)
+    return visitor.names
+
+
+def target_names(target: cst.BaseExpression) -> set[str]:
+    if isinstance(target, cst.Name):
+        return {target.value}
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return set().union(*(target_names(e.value) for e in target.elements)) if target.elements else set()
+    if isinstance(target, cst.StarredElement):
+        return target_names(target.value)
+    return set()
+
+
+def enclosing_loop(meta: Any, node: cst.CSTNode) -> Loop | None:
+    """The innermost loop whose body runs `node` once per iteration, within the same function."""
+    child, parent = node, meta.get_metadata(ParentNodeProvider, node, None)
+    while parent is not None and not isinstance(parent, _BOUNDARIES):
+        if isinstance(parent, (cst.For, cst.While)) and child is parent.body:
+            return parent
+        if isinstance(parent, _COMPREHENSIONS) and child is not parent.for_in:
+            return parent
+        if isinstance(parent, cst.CompFor) and child is not parent.iter:
+            grand = meta.get_metadata(ParentNodeProvider, parent, None)
+            while isinstance(grand, cst.CompFor):
+                grand = meta.get_metadata(ParentNodeProvider, grand, None)
+            if isinstance(grand, _COMPREHENSIONS):
+                return grand
+        child, parent = parent, meta.get_metadata(ParentNodeProvider, parent, None)
+    return None
+
+
+def loop_targets(loop: Loop) -> set[str]:
+    if isinstance(loop, cst.For):
+        return target_names(loop.target)
+    if isinstance(loop, cst.While):
+        return set()
+    names: set[str] = set()
+    comp: cst.CompFor | None = loop.for_in
+    while comp is not None:
+        names |= target_names(comp.target)
+        comp = comp.inner_for_in
+    return names
+
+
+def loop_iterables(loop: Loop) -> list[cst.BaseExpression]:
+    if isinstance(loop, cst.For):
+        return [loop.iter]
+    if isinstance(loop, cst.While):
+        return []
+    found, comp = [], loop.for_in
+    while comp is not None:
+        found.append(comp.iter)
+        comp = comp.inner_for_in
+    return found
+
+
+def _assignments(body: cst.CSTNode) -> Iterator[tuple[set[str], cst.CSTNode]]:
+    """(targets, value) of the assignments in a loop body, in source order, not in nested functions."""
+    found: list[tuple[set[str], cst.CSTNode]] = []
+
+    class Collect(cst.CSTVisitor):
+        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+            return False
+
+        def visit_Lambda(self, node: cst.Lambda) -> bool:
+            return False
+
+        def visit_Assign(self, node: cst.Assign) -> None:
+            found.append((set().union(*(target_names(t.target) for t in node.targets)), node.value))
+
+        def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+            if node.value is not None:
+                found.append((target_names(node.target), node.value))
+
+        def visit_AugAssign(self, node: cst.AugAssign) -> None:
+            found.append((target_names(node.target), node.value))
+
+        def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+            found.append((target_names(node.target), node.value))
+
+        def visit_With(self, node: cst.With) -> None:
+            for item in node.items:
+                if item.asname is not None:
+                    found.append((target_names(item.asname.name), item.item))
+
+        def visit_For(self, node: cst.For) -> None:
+            found.append((target_names(node.target), node.iter))
+
+        def visit_Call(self, node: cst.Call) -> None:
+            # `xs.append(v)` / `xs.extend(v)` / `xs.insert(i, v)` make xs carry v.
+            func = node.func
+            if isinstance(func, cst.Attribute) and func.attr.value in ("append", "extend", "insert", "add", "update"):
+                if isinstance(func.value, cst.Name):
+                    found.append(({func.value.value}, node))
+
+    body.visit(Collect())
+    yield from found
+
+
+def flow_forward(body: cst.CSTNode, sources: set[str], seeds: Iterable[cst.CSTNode] = ()) -> set[str]:
+    """Names in `body` whose values derive from `sources`, or from an expression in `seeds`."""
+    seed_ids = {id(seed) for seed in seeds}
+    assignments = [(targets, value, any(id(n) in seed_ids for n in _walk(value))) for targets, value in _assignments(body)]
+    derived = set(sources)
+    changed = True
+    while changed:
+        changed = False
+        for targets, value, from_seed in assignments:
+            if (from_seed or names_read(value) & derived) and not targets <= derived:
+                derived |= targets
+                changed = True
+    return derived
+
+
+def flow_backward(body: cst.CSTNode, sinks: set[str]) -> set[str]:
+    """Names in `body` whose values feed `sinks`."""
+    assignments = list(_assignments(body))
+    feeding = set(sinks)
+    changed = True
+    while changed:
+        changed = False
+        for targets, value in assignments:
+            if targets & feeding and not names_read(value) <= feeding:
+                feeding |= names_read(value)
+                changed = True
+    return feeding
+
+
+def _walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    yield node
+    for child in node.children:
+        yield from _walk(child)
+
+
+def runs_at_most_once(loop: Loop) -> bool:
+    """`for x in [one]`, `for _ in range(1)`: not a loop worth batching."""
+    for iterable in loop_iterables(loop):
+        if isinstance(iterable, (cst.List, cst.Tuple, cst.Set)) and len(iterable.elements) <= 1:
+            return True
+        if isinstance(iterable, cst.Call) and isinstance(iterable.func, cst.Name) and iterable.func.value == "range":
+            bounds = [literal(a.value) for a in iterable.args]
+            if len(bounds) == 1 and isinstance(bounds[0], int) and bounds[0] <= 1:
+                return True
+            if len(bounds) == 2 and all(isinstance(b, int) for b in bounds) and bounds[1] - bounds[0] <= 1:
+                return True
+    return False
+
+
+def iterates_batches(loop: Loop) -> bool:
+    """The loop walks batches or chunks, not single items: `range(0, n, bs)`, `for batch in ...`."""
+    module = cst.Module(body=())
+    for iterable in loop_iterables(loop):
+        if isinstance(iterable, cst.Call) and isinstance(iterable.func, cst.Name) and iterable.func.value == "range" and len(iterable.args) == 3:
+            return True
+        if any(word in module.code_for_node(iterable).lower() for word in _BATCH_WORDS):
+            return True
+    return any(word in name.lower() for name in loop_targets(loop) for word in _BATCH_WORDS)
+
+
+def body_of(loop: Loop) -> cst.CSTNode:
+    if isinstance(loop, (cst.For, cst.While)):
+        return loop.body
+    return loop.elt if not isinstance(loop, cst.DictComp) else cst.Tuple([cst.Element(loop.key), cst.Element(loop.value)])
