@@ -211,6 +211,13 @@ def _pipeline_parts(call: cst.Call, targets: set[str]) -> tuple[cst.BaseExpressi
     return item, [a for a in call.args if a is not positional[0]]
 
 
+def _items(item: cst.BaseExpression, targets: set[str], target: cst.BaseExpression, iterable: cst.BaseExpression) -> str:
+    """The list of inputs: the iterable itself, or a comprehension building each input."""
+    if isinstance(item, cst.Name) and item.value in targets:
+        return code(iterable)
+    return f"[{code(item)} for {code(target)} in {code(iterable)}]"
+
+
 def _pipeline_setup(pipe: str, names: Names, builder: Builder) -> list[str]:
     tokenizer = f"{pipe}.tokenizer"
     return [
@@ -239,7 +246,7 @@ def pipeline_loop(loop: cst.For, call: cst.Call, builder: Builder) -> list[cst.B
     if any(names_read(statement) & targets for statement in rest):
         return None
     names = builder.names()
-    items = code(loop.iter) if isinstance(item, cst.Name) and item.value in targets else f"[{code(item)} for {code(loop.target)} in {code(loop.iter)}]"
+    items = _items(item, targets, loop.target, loop.iter)
     batched = _batched_pipeline_call(code(call.func), items, rest_args, names)
     setup = builder.statements(_pipeline_setup(code(call.func), names, builder))
     new_loop = loop.with_changes(
@@ -261,7 +268,7 @@ def pipeline_comprehension(
         return None
     item, rest_args = parts
     names = builder.names()
-    items = code(comp.iter) if isinstance(item, cst.Name) and item.value in targets else f"[{code(item)} for {code(comp.target)} in {code(comp.iter)}]"
+    items = _items(item, targets, comp.target, comp.iter)
     batched = cst.parse_expression(_batched_pipeline_call(code(call.func), items, rest_args, names))
     setup = builder.statements(_pipeline_setup(code(call.func), names, builder))
     return [*setup, statement.deep_replace(comprehension, batched).with_changes(leading_lines=())]  # type: ignore[list-item]

@@ -44,17 +44,20 @@ def _unwrap(value: cst.BaseExpression) -> cst.BaseExpression:
     return value
 
 
+def _imports_transformers(node: cst.CSTNode) -> bool:
+    code = cst.Module(body=()).code_for_node
+    if isinstance(node, cst.ImportFrom):
+        return node.module is not None and code(node.module).split(".")[0] == "transformers"
+    return isinstance(node, cst.Import) and any(code(a.name).split(".")[0] == "transformers" for a in node.names)
+
+
 class GenerationCalls:
     """Classifies calls in one module."""
 
     def __init__(self, meta: Any, module: cst.Module) -> None:
         self.meta = meta
         self.module = module
-        self.imports_transformers = any(
-            (isinstance(node, cst.ImportFrom) and node.module is not None and cst.Module(body=()).code_for_node(node.module).startswith("transformers"))
-            or (isinstance(node, cst.Import) and any(cst.Module(body=()).code_for_node(a.name).startswith("transformers") for a in node.names))
-            for node in m.findall(module, m.Import() | m.ImportFrom())
-        )
+        self.imports_transformers = any(_imports_transformers(node) for node in m.findall(module, m.Import() | m.ImportFrom()))
         self._attributes: dict[str, list[cst.BaseExpression]] | None = None
 
     def _is_model(self, value: cst.BaseExpression) -> bool:

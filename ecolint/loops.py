@@ -196,7 +196,8 @@ def iterates_batches(loop: Loop) -> bool:
     """The loop walks batches or chunks, not single items: `range(0, n, bs)`, `for batch in ...`."""
     module = cst.Module(body=())
     for iterable in loop_iterables(loop):
-        if isinstance(iterable, cst.Call) and isinstance(iterable.func, cst.Name) and iterable.func.value == "range" and len(iterable.args) == 3:
+        is_range = isinstance(iterable, cst.Call) and isinstance(iterable.func, cst.Name) and iterable.func.value == "range"
+        if is_range and len(iterable.args) == 3:  # type: ignore[union-attr]
             return True
         if any(word in module.code_for_node(iterable).lower() for word in _BATCH_WORDS):
             return True

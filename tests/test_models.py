@@ -51,7 +51,9 @@ def test_sizes_of_names_that_lie(model_id, billions):
     assert size is not None and size.billions == pytest.approx(billions)
 
 
-@pytest.mark.parametrize("model_id", ["bert-base-uncased", "my-org/llama-2407", "someone/chat-4k", "org/model-4bit", "org/7b-and-13b-merge"])
+@pytest.mark.parametrize(
+    "model_id", ["bert-base-uncased", "my-org/llama-2407", "someone/chat-4k", "org/model-4bit", "org/7b-and-13b-merge"]
+)
 def test_unknown_sizes_are_none(model_id):
     assert size_from_name(model_id) is None
     assert model_size(model_id) is None
@@ -60,7 +62,8 @@ def test_unknown_sizes_are_none(model_id):
 def test_parameters_from_architecture_fields_match_the_evidence():
     assert parameters_from_config(QWEN2_1_5B) / 1e9 == pytest.approx(1.54, abs=0.01)
     assert parameters_from_config(MISTRAL_7B) / 1e9 == pytest.approx(7.24, abs=0.01)
-    assert parameters_from_config({"model_type": "gpt2", "vocab_size": 50257, "n_embd": 768, "n_layer": 12, "n_head": 12, "n_positions": 1024}) / 1e9 == pytest.approx(0.124, abs=0.002)
+    gpt2 = {"model_type": "gpt2", "vocab_size": 50257, "n_embd": 768, "n_layer": 12, "n_head": 12, "n_positions": 1024}
+    assert parameters_from_config(gpt2) / 1e9 == pytest.approx(0.124, abs=0.002)
     assert parameters_from_config({"model_type": "llava", "text_config": {"hidden_size": 1}}) is None
 
 
@@ -117,7 +120,10 @@ def test_target_gpu_and_project_models_decide_small(cli, tmp_path, table, flagge
 
 @pytest.mark.parametrize(
     ("table", "message"),
-    [('target-gpu = "TPU"', "`target-gpu` must be one of: B200, H200"), ('[tool.ecolint.models]\n"a/b" = "7B"', "`a/b` must be a positive number")],
+    [
+        ('target-gpu = "TPU"', "`target-gpu` must be one of: B200, H200"),
+        ('[tool.ecolint.models]\n"a/b" = "7B"', "`a/b` must be a positive number"),
+    ],
 )
 def test_bad_size_settings(cli, tmp_path, table, message):
     write(tmp_path / "pyproject.toml", f"[tool.ecolint]\n{table}\n")

@@ -34,7 +34,8 @@ def test_hooks_fail_on_a_flagged_file_and_pass_on_a_clean_one(tmp_path):
     _git(repo, "init", "-q")
     (repo / "clean.py").write_text(CLEAN)
     (repo / "flagged.py").write_text(FLAGGED)
-    (repo / "legacy.py").write_text('from transformers import AutoModel\nm = AutoModel.from_pretrained("x", load_in_8bit=True, llm_int8_threshold=0.0)\n')
+    legacy = 'from transformers import AutoModel\nm = AutoModel.from_pretrained("x", load_in_8bit=True, llm_int8_threshold=0.0)\n'
+    (repo / "legacy.py").write_text(legacy)
     _git(repo, "add", ".")
 
     passed = _try_repo(repo, "ecolint", "clean.py")
