@@ -61,6 +61,8 @@ class GenerationCalls:
         self._attributes: dict[str, list[cst.BaseExpression]] | None = None
 
     def _is_model(self, value: cst.BaseExpression) -> bool:
+        if isinstance(value, cst.IfExp):
+            return self._is_model(value.body) or self._is_model(value.orelse)
         value = _unwrap(value)
         if not isinstance(value, cst.Call):
             return False
