@@ -31,6 +31,21 @@ NON_MODEL_SUFFIXES = (
     "GenerationConfig",
 )
 
+# Calls that set a quantized model up for (QLoRA) training, where 4-bit is chosen for memory.
+KBIT_TRAINING = frozenset(
+    {
+        "peft.prepare_model_for_kbit_training",
+        "peft.utils.prepare_model_for_kbit_training",
+        "peft.get_peft_model",
+        "trl.SFTTrainer",
+        "trl.DPOTrainer",
+        "trl.GRPOTrainer",
+        "trl.PPOTrainer",
+        "transformers.Trainer",
+        "transformers.Seq2SeqTrainer",
+    }
+)
+
 # What a fix imports to build a quantization config.
 CONFIG_IMPORT = ("transformers", "BitsAndBytesConfig")
 

@@ -10,7 +10,8 @@ from ecolint.fixes import Fix, ImportRequest
 from ecolint.hardware import gpu_memory_gib
 from ecolint.model_ids import ModelIds, model_argument
 from ecolint.models import ModelSize, is_prequantized, model_size
-from ecolint.names import literal_value, module_reference
+from ecolint import apis
+from ecolint.names import imported_names, literal_value, module_reference
 from ecolint.quantization import (
     CONFIG_KEYWORD_PREFIXES,
     QUANTIZATION_FLAGS,
@@ -51,6 +52,10 @@ class KbitOnSmallModel(Rule):
     card's memory; without it, at most 5B parameters.
 
     ## Known problems
+    Files that set a model up for k-bit (QLoRA) training (`prepare_model_for_kbit_training`,
+    `get_peft_model`, a transformers or TRL `Trainer`) are not flagged: the measurements
+    are of inference, and QLoRA chooses 4-bit for training memory.
+
     Memory may still be the constraint for reasons the code does not show (several
     models on one card, long contexts, training with large batches); silence the
     finding with `# noqa: ECO102` there, or set `target-gpu`.
@@ -94,9 +99,18 @@ class KbitOnSmallModel(Rule):
     def visit_Module(self, node: cst.Module) -> None:
         self.module = node
         self.model_ids = ModelIds(self, node)
+        self._trains: bool | None = None
+
+    def _trains_kbit(self) -> bool:
+        """Whether this module sets a model up for k-bit / LoRA training (computed once)."""
+        if self._trains is None:
+            import libcst.matchers as m
+
+            self._trains = any(imported_names(self, call.func) & apis.KBIT_TRAINING for call in m.findall(self.module, m.Call()))  # type: ignore[union-attr]
+        return self._trains
 
     def visit_Call(self, node: cst.Call) -> None:
-        if not is_loader(self, node):
+        if not is_loader(self, node) or self._trains_kbit():
             return
         for request in loader_quantization(self, node):
             if request.origin == "loader" and request.has_config:
