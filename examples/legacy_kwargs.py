@@ -1,4 +1,4 @@
-"""Written for transformers 4.x: bare `load_in_8bit` (ECO105, and ECO101) and an int threshold (ECO106)."""
+"""Written for transformers 4.x: bare `load_in_8bit` / `load_in_4bit` keywords (ECO105, with ECO101, ECO102 and ECO104) and an int threshold (ECO106)."""
 
 from transformers import AutoModelForCausalLM, BitsAndBytesConfig, pipeline
 
