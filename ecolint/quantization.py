@@ -110,6 +110,15 @@ class QuantizationRequest:
     config_keyword: Keyword | None = None  # the `quantization_config` keyword it arrived through
 
 
+def enabled_flag(meta: Any, keywords: Keywords, name: str) -> Keyword | None:
+    """The `name` keyword (`load_in_8bit`, `load_in_4bit`) when it is on, or may be at run time."""
+    flag = keywords.get(name)
+    if flag is None:
+        return None
+    value = literal(resolve(meta, flag.value))
+    return flag if value is UNKNOWN or value else None
+
+
 def dict_alternatives(meta: Any, expr: cst.BaseExpression) -> list[Keywords]:
     """The dicts an expression may be: both branches of `a if cond else b` count."""
     value = resolve(meta, expr)

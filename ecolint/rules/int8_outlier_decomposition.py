@@ -5,8 +5,8 @@ import libcst as cst
 from ecolint.diagnostics import Applicability
 from ecolint.edits import insert_after, keyword_like
 from ecolint.fixes import Fix
-from ecolint.names import UNKNOWN, literal_value
-from ecolint.quantization import QuantizationRequest, quantization_requests
+from ecolint.names import literal_value
+from ecolint.quantization import QuantizationRequest, enabled_flag, quantization_requests
 from ecolint.rule import FixAvailability, Rule
 
 COST = "+225–357% energy per token vs FP16 on H200, +17–147% on RTX 4090D/A800"
@@ -83,11 +83,8 @@ class Int8OutlierDecomposition(Rule):
 
     def _check(self, request: QuantizationRequest) -> None:
         keywords = request.keywords
-        flag = keywords.get("load_in_8bit")
+        flag = enabled_flag(self, keywords, "load_in_8bit")
         if flag is None:
-            return
-        enabled = literal_value(self, flag.value)
-        if enabled is not UNKNOWN and not enabled:
             return
         threshold = keywords.get("llm_int8_threshold")
         if threshold is None:

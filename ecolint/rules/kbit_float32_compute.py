@@ -5,8 +5,8 @@ import libcst as cst
 from ecolint.diagnostics import Applicability
 from ecolint.edits import insert_after, keyword_like
 from ecolint.fixes import Fix, ImportRequest
-from ecolint.names import UNKNOWN, literal_value, module_reference
-from ecolint.quantization import QuantizationRequest, dtype_name, loader_dtype, loader_of_config, quantization_requests
+from ecolint.names import module_reference
+from ecolint.quantization import QuantizationRequest, dtype_name, enabled_flag, loader_dtype, loader_of_config, quantization_requests
 from ecolint.rule import FixAvailability, Rule
 
 COST = "+23% (batch 1) to +59% (batch 8) energy per token over float16 compute on H200"
@@ -69,11 +69,8 @@ class KbitFloat32Compute(Rule):
 
     def _check(self, request: QuantizationRequest) -> None:
         keywords = request.keywords
-        flag = keywords.get("load_in_4bit")
+        flag = enabled_flag(self, keywords, "load_in_4bit")
         if flag is None or "bnb_4bit_compute_dtype" in keywords.items or not keywords.complete:
-            return
-        enabled = literal_value(self, flag.value)
-        if enabled is not UNKNOWN and not enabled:
             return
         dtype = self._dtype(request)
         if dtype is None:
