@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 
 class Applicability(str, enum.Enum):
@@ -53,6 +55,8 @@ class Finding:
     fix: FixSummary | None = None
     cell: int | None = None
     source_lines: tuple[str, ...] = field(default=(), compare=False)
+    # What the rule resolved (model id, quantization as written, batch), for `--measure`.
+    data: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def noqa_row(self) -> int:

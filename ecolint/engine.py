@@ -78,7 +78,7 @@ class Linter:
 
         base = self.context or RuleContext()
         context = RuleContext(source.path, base.models, base.target_gpu)
-        visitors = [rule(context) for rule in self.rules]
+        visitors = [rule(module, context) for rule in self.rules]
         wrapper.visit_batched(visitors)
         reports = [report for visitor in visitors for report in visitor.reports]
         return self._collect(source, wrapper, reports, plan_fixes)
@@ -108,6 +108,7 @@ class Linter:
                 end_location=end,
                 fix=summary,
                 source_lines=tuple(lines[start.row - 1 : min(end.row, start.row + _SOURCE_LINES_SHOWN - 1)]),
+                data=report.data,
             )
             if (finding.code, start) in seen or _is_suppressed(finding, noqa):
                 continue

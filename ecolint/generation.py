@@ -103,16 +103,16 @@ class GenerationCalls:
         if scope is None:
             return [], []
         values, parameters = [], []
-        for access in scope.accesses[receiver]:
-            for referent in access.referents:
-                if not isinstance(referent, Assignment):
-                    continue
-                if isinstance(referent.node, cst.Param):
-                    parameters.append(referent.name)
-                else:
-                    value = assigned_value(self.meta, referent)
-                    if value is not None:
-                        values.append(value)
+        referents = {id(r): r for access in scope.accesses[receiver] for r in access.referents}
+        for referent in referents.values():
+            if not isinstance(referent, Assignment):
+                continue
+            if isinstance(referent.node, cst.Param):
+                parameters.append(referent.name)
+            else:
+                value = assigned_value(self.meta, referent)
+                if value is not None:
+                    values.append(value)
         return values, parameters
 
     def _self_attributes(self) -> dict[str, list[cst.BaseExpression]]:
@@ -125,6 +125,14 @@ class GenerationCalls:
                 assert isinstance(target, cst.Attribute)
                 self._attributes.setdefault(target.attr.value, []).append(assign.value)
         return self._attributes
+
+    def loader_of(self, call: cst.Call, kind: Kind) -> cst.Call | None:
+        """The one `from_pretrained(...)` / `pipeline(...)` call the receiver is bound to, if known."""
+        receiver = call.func.value if kind == "generate" and isinstance(call.func, cst.Attribute) else call.func
+        values, _ = self._bindings(receiver)
+        check = self._is_model if kind == "generate" else self._is_generation_pipeline
+        loaders = [_unwrap(v) for v in values if check(v) and isinstance(_unwrap(v), cst.Call)]
+        return loaders[0] if len(loaders) == 1 else None  # type: ignore[return-value]
 
     def kind(self, call: cst.Call) -> Kind | None:
         """"generate" for a model's `.generate(...)`, "pipeline" for a generation pipeline call."""

@@ -9,15 +9,17 @@ Fix safety ...), rendered by `ecolint rule` and into the `rules/` pages.
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import libcst as cst
 
 from ecolint import names
 from ecolint.fixes import Fix
+from ecolint.model_ids import ModelIds
 
 
 class FixAvailability(str, enum.Enum):
@@ -43,6 +45,7 @@ class Report:
     node: cst.CSTNode
     message: str
     fix: Fix | None
+    data: Mapping[str, Any] = field(default_factory=dict)
 
 
 class Rule(cst.BatchableCSTVisitor):
@@ -57,13 +60,19 @@ class Rule(cst.BatchableCSTVisitor):
 
     METADATA_DEPENDENCIES = names.METADATA
 
-    def __init__(self, context: RuleContext | None = None) -> None:
+    def __init__(self, module: cst.Module, context: RuleContext | None = None) -> None:
         super().__init__()
+        self.module = module
         self.context = context or RuleContext()
         self.reports: list[Report] = []
 
-    def report(self, node: cst.CSTNode, message: str, fix: Fix | None = None) -> None:
-        self.reports.append(Report(type(self), node, message, fix))
+    @functools.cached_property
+    def model_ids(self) -> ModelIds:
+        """Resolves the model ids of load calls in this module."""
+        return ModelIds(self, self.module)
+
+    def report(self, node: cst.CSTNode, message: str, fix: Fix | None = None, data: Mapping[str, Any] | None = None) -> None:
+        self.reports.append(Report(type(self), node, message, fix, dict(data or {})))
 
     @classmethod
     def documentation(cls) -> str:

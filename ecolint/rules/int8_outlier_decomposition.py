@@ -5,6 +5,7 @@ import libcst as cst
 from ecolint.diagnostics import Applicability
 from ecolint.edits import insert_after, keyword_like
 from ecolint.fixes import Fix
+from ecolint.measurable import request_hint
 from ecolint.names import literal_value
 from ecolint.quantization import QuantizationRequest, enabled_flag, quantization_requests
 from ecolint.rule import FixAvailability, Rule
@@ -97,11 +98,11 @@ class Int8OutlierDecomposition(Rule):
                 ((flag.container, insert_after(flag.container, flag.node, new)),),
             )
             message = f"8-bit load without `llm_int8_threshold=0.0` runs LLM.int8() outlier decomposition: {COST}"
-            self.report(flag.node, message, fix)
+            self.report(flag.node, message, fix, request_hint(self, self.model_ids, request))
             return
         value = literal_value(self, threshold.value)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value == 0:
             return
         fix = Fix("Set `llm_int8_threshold=0.0`", Applicability.UNSAFE, ((threshold.value, cst.Float("0.0")),))
         message = f"`llm_int8_threshold={value}` keeps LLM.int8() outlier decomposition on: {COST}"
-        self.report(threshold.node, message, fix)
+        self.report(threshold.node, message, fix, request_hint(self, self.model_ids, request))

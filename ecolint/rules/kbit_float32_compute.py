@@ -5,6 +5,7 @@ import libcst as cst
 from ecolint.diagnostics import Applicability
 from ecolint.edits import insert_after, keyword_like
 from ecolint.fixes import Fix, ImportRequest
+from ecolint.measurable import request_hint
 from ecolint.names import module_reference
 from ecolint.quantization import QuantizationRequest, dtype_name, enabled_flag, loader_dtype, loader_of_config, quantization_requests
 from ecolint.rule import FixAvailability, Rule
@@ -83,7 +84,8 @@ class KbitFloat32Compute(Rule):
             ((flag.container, insert_after(flag.container, flag.node, new)),),
             imports,
         )
-        self.report(flag.node, f"4-bit load without `bnb_4bit_compute_dtype` computes in float32: {COST}", fix)
+        hint = {**request_hint(self, self.model_ids, request), "fixed_compute_dtype": dtype_name(self, value) or "bfloat16"}
+        self.report(flag.node, f"4-bit load without `bnb_4bit_compute_dtype` computes in float32: {COST}", fix, hint)
 
     def _dtype(self, request: QuantizationRequest) -> tuple[cst.BaseExpression, tuple[ImportRequest, ...]] | None:
         """The load's own 16-bit dtype expression, else `torch.bfloat16` (with its import)."""

@@ -8,7 +8,8 @@ from ecolint.diagnostics import Applicability
 from ecolint.edits import insert_after, keyword_like, replace_and_remove
 from ecolint.fixes import Fix, ImportRequest
 from ecolint.hardware import gpu_memory_gib
-from ecolint.model_ids import ModelIds, model_argument
+from ecolint.measurable import request_hint
+from ecolint.model_ids import model_argument
 from ecolint.models import ModelSize, is_prequantized, model_size
 from ecolint import apis
 from ecolint.names import imported_names, literal_value, module_reference
@@ -97,8 +98,6 @@ class KbitOnSmallModel(Rule):
     triggers = ("load_in_4bit",)
 
     def visit_Module(self, node: cst.Module) -> None:
-        self.module = node
-        self.model_ids = ModelIds(self, node)
         self._trains: bool | None = None
 
     def _trains_kbit(self) -> bool:
@@ -128,10 +127,13 @@ class KbitOnSmallModel(Rule):
                 continue
             where = request.config_keyword.node if request.config_keyword is not None else flag.node
             message = f"4-bit load of `{model_id}`, {size.billions:g}B parameters (from {size.source}): {reason}, and NF4 costs {COST}"
+            compute = request.keywords.get("bnb_4bit_compute_dtype")
+            fixed_dtype = "float16" if compute is not None and dtype_name(self, compute.value) == "float16" else "bfloat16"
+            hint = {**request_hint(self, self.model_ids, request), "model": model_id, "fixed_dtype": fixed_dtype}
             if is_prequantized(model_id):
-                self.report(where, message + "; load the original checkpoint in BF16 instead of this pre-quantized one")
+                self.report(where, message + "; load the original checkpoint in BF16 instead of this pre-quantized one", data=hint)
             else:
-                self.report(where, message, self._fix(node, request))
+                self.report(where, message, self._fix(node, request), hint)
 
     def _search_dirs(self) -> list[Path]:
         dirs = [Path.cwd()]

@@ -7,6 +7,7 @@ from ecolint import batching
 from ecolint.diagnostics import Applicability
 from ecolint.fixes import Fix
 from ecolint.generation import GenerationCalls, Kind
+from ecolint.measurable import load_call_hint
 from ecolint.loops import (
     Loop,
     body_of,
@@ -106,7 +107,6 @@ class UnbatchedGenerationLoop(Rule):
     METADATA_DEPENDENCIES = (*Rule.METADATA_DEPENDENCIES, ParentNodeProvider, ScopeProvider)
 
     def visit_Module(self, node: cst.Module) -> None:
-        self.module = node
         self.calls = GenerationCalls(self, node)
         self.helpers: dict[int, Kind | None] = {}
 
@@ -115,7 +115,8 @@ class UnbatchedGenerationLoop(Rule):
         if kind is not None:
             loop = self._independent_loop(node, node.args)
             if loop is not None:
-                self.report(node, f"`{batching.code(node.func)}` runs once per item in a loop: {COST}", self._fix(node, kind, loop))
+                message = f"`{batching.code(node.func)}` runs once per item in a loop: {COST}"
+                self.report(node, message, self._fix(node, kind, loop), self._hint(node, kind))
             return
         helper_kind = self._helper_kind(node)
         if helper_kind is not None:
@@ -125,6 +126,12 @@ class UnbatchedGenerationLoop(Rule):
                 message = f"`{name}()` generates for one item and runs once per item in a loop: {COST}"
                 advice = f"{ADVICE[helper_kind]} inside `{name}`, and call it with the whole list"
                 self.report(node, message, Fix(advice, Applicability.DISPLAY_ONLY, ()))
+
+    def _hint(self, call: cst.Call, kind: Kind) -> dict:
+        """The model behind the call and the batch sizes to compare, for `--measure`."""
+        loader = self.calls.loader_of(call, kind)
+        hint = load_call_hint(self, self.model_ids, loader) if loader is not None else {"model": None}
+        return {**hint, "batch": 1, "fixed_batch": batching.BATCH_SIZE}
 
     def _independent_loop(self, call: cst.Call, args: tuple[cst.Arg, ...] | list[cst.Arg]) -> Loop | None:
         """The loop that runs `call` once per independent item, if there is one."""

@@ -1,0 +1,67 @@
+"""What a finding hands to `--measure`: the model, the quantization as written, the dtype.
+
+Only values known statically are recorded (flags known only at run time count as on,
+since that is when the finding applies); `--measure` says why it cannot measure a
+finding whose model or configuration is unknown.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import libcst as cst
+
+from ecolint.model_ids import ModelIds, model_argument
+from ecolint.names import UNKNOWN, literal_value
+from ecolint.quantization import (
+    CONFIG_KEYWORD_PREFIXES,
+    QUANTIZATION_FLAGS,
+    Keywords,
+    QuantizationRequest,
+    dtype_name,
+    loader_dtype,
+    loader_of_config,
+    loader_quantization,
+)
+
+_PLAIN = (bool, int, float, str)
+
+
+def quantization_literals(meta: Any, keywords: Keywords) -> dict[str, Any]:
+    """The bitsandbytes keywords with known values, as plain JSON values (dtypes by name)."""
+    found: dict[str, Any] = {}
+    for name, keyword in keywords.items.items():
+        if name not in QUANTIZATION_FLAGS and not name.startswith(CONFIG_KEYWORD_PREFIXES):
+            continue
+        value = dtype_name(meta, keyword.value) if name.endswith("_dtype") else literal_value(meta, keyword.value)
+        if name in QUANTIZATION_FLAGS and value is UNKNOWN:
+            value = True
+        if isinstance(value, _PLAIN):
+            found[name] = value
+    return found
+
+
+def loader_hint(meta: Any, model_ids: ModelIds, loader: cst.Call | None) -> dict[str, Any]:
+    """The model id and dtype of a load call, where they are known."""
+    if loader is None:
+        return {"model": None}
+    argument = model_argument(meta, loader)
+    dtype = loader_dtype(meta, loader)
+    return {
+        "model": model_ids.resolve(argument) if argument is not None else None,
+        "dtype": dtype_name(meta, dtype.value) if dtype is not None else None,
+    }
+
+
+def request_hint(meta: Any, model_ids: ModelIds, request: QuantizationRequest) -> dict[str, Any]:
+    """Model, dtype and quantization of the load a quantization request configures."""
+    direct = request.origin == "loader" or request.config_keyword is not None
+    loader = request.call if direct else loader_of_config(meta, request.call)
+    return {**loader_hint(meta, model_ids, loader), "quantization": quantization_literals(meta, request.keywords)}
+
+
+def load_call_hint(meta: Any, model_ids: ModelIds, loader: cst.Call) -> dict[str, Any]:
+    """Model, dtype and quantization (if any) of a load call."""
+    requests = [r for r in loader_quantization(meta, loader) if not (r.origin == "loader" and r.has_config)]
+    quantization = quantization_literals(meta, requests[0].keywords) if len(requests) == 1 else {}
+    return {**loader_hint(meta, model_ids, loader), "quantization": quantization}
