@@ -181,8 +181,24 @@ def main() -> None:
     show_default=True,
 )
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
+@click.option("--measure", is_flag=True, help="On a GPU: run each finding's flagged and fixed variant and report the energy delta.")
+@click.option("--synthetic", is_flag=True, help="With --measure: random weights built from the model's config, not cached weights.")
+@click.option("--measure-report", type=click.Path(path_type=Path), help="With --measure: also write the results as JSON to this file.")
+@click.option("--pairs", type=click.IntRange(2, 100), default=5, show_default=True, help="With --measure: interleaved A/B pairs.")
+@click.option("--min-seconds", type=click.FloatRange(0.01), default=5.0, show_default=True, help="With --measure: least length of a run.")
+@click.option("--measure-device", type=click.Choice(["cuda", "cpu"]), default="cuda", hidden=True)
 @_guarded
-def check(output_format: str, exit_zero: bool, **options: Any) -> int:
+def check(
+    output_format: str,
+    exit_zero: bool,
+    measure: bool,
+    synthetic: bool,
+    measure_report: Path | None,
+    pairs: int,
+    min_seconds: float,
+    measure_device: str,
+    **options: Any,
+) -> int:
     """Lint PATHS (files, directories, or - for stdin). Default: the current directory."""
     from ecolint.output import fix_applies, write_findings
 
@@ -207,6 +223,17 @@ def check(output_format: str, exit_zero: bool, **options: Any) -> int:
         _summary(findings, sum(fix_applies(f, unsafe) for f in findings), sum(fix_applies(f, True) for f in findings))
     if errors:
         return EXIT_ERROR
+    if measure:
+        from ecolint.measure import MeasureError
+        from ecolint.measure.command import run as run_measure
+        from ecolint.measure.runner import MeasureOptions
+
+        settings = MeasureOptions(pairs=pairs, min_seconds=min_seconds, synthetic=synthetic, device=measure_device)
+        try:
+            run_measure(findings, settings, sys.stdout, measure_report)
+        except MeasureError as exc:
+            _error(f"--measure: {exc}")
+            return EXIT_ERROR
     return EXIT_FINDINGS if findings and not exit_zero else EXIT_CLEAN
 
 

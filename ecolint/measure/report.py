@@ -1,0 +1,130 @@
+"""The `--measure` table (rich) and JSON report (`--measure-report FILE`, schema in the README)."""
+
+from __future__ import annotations
+
+import json
+import platform
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import IO, Any
+
+from ecolint import __version__
+from ecolint.measure.runner import Arm, Measurement, MeasureOptions
+from ecolint.measure.workloads import Unmeasurable
+
+SCHEMA_VERSION = 1
+
+
+def _where(finding: Any) -> str:
+    return f"{finding.code} {finding.path}:{finding.location.row}"
+
+
+def write_table(results: Sequence[Measurement], skipped: Sequence[Unmeasurable], stream: IO[str]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(file=stream, highlight=False, soft_wrap=False, width=None if stream.isatty() else 180)
+    table = Table(title="ecolint --measure: flagged (as written) vs fixed", show_lines=False)
+    for column in ("finding", "model", "variants", "J/1k tok", "tok/s", "W", "peak GiB", "CV", "Δ energy [95% CI]", "verdict"):
+        table.add_column(column, overflow="fold")
+    for result in results:
+        workload = result.workload
+        if result.error or result.flagged is None or result.fixed is None or result.delta is None:
+            table.add_row(_where(workload.finding), workload.model, "", "", "", "", "", "", "", "error (below)")
+            continue
+        a, b = result.flagged.summary, result.fixed.summary
+        assert a is not None and b is not None
+        delta = result.delta
+        table.add_row(
+            _where(workload.finding),
+            workload.model,
+            f"{workload.flagged.describe()}\n→ {workload.fixed.describe()}",
+            f"{a.joules_per_1k_tokens:,.0f}\n→ {b.joules_per_1k_tokens:,.0f}",
+            f"{a.tokens_per_second:,.1f}\n→ {b.tokens_per_second:,.1f}",
+            f"{a.mean_watts:,.0f}\n→ {b.mean_watts:,.0f}",
+            f"{a.peak_memory_gib:.2f}\n→ {b.peak_memory_gib:.2f}",
+            f"{a.cv:.1%}\n{b.cv:.1%}",
+            f"{delta.percent:+.1f}% [{delta.ci95_low:+.1f}, {delta.ci95_high:+.1f}]",
+            delta.verdict,
+        )
+    console.print(table)
+    for result in results:
+        if result.error:
+            console.print(f"error: {_where(result.workload.finding)}: {result.error}")
+    for item in skipped:
+        console.print(f"not measured: {_where(item.finding)}: {item.reason}")
+    meters = {r.meter for r in results if r.meter}
+    if meters - {"nvml-energy-counter"}:
+        console.print(f"energy read with: {', '.join(sorted(meters))} (not the NVML energy counter)")
+
+
+def _arm(arm: Arm | None) -> dict[str, Any] | None:
+    if arm is None:
+        return None
+    return {
+        "variant": arm.variant.as_json(),
+        "new_tokens_per_run": arm.new_tokens,
+        "median": asdict(arm.summary) if arm.summary else None,
+        "cv": arm.summary.cv if arm.summary else None,
+        "perplexity": arm.perplexity,
+        "runs": [{**asdict(run), "joules_per_1k_tokens": run.joules_per_1k_tokens} for run in arm.runs],
+    }
+
+
+def _library_versions() -> dict[str, str | None]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found: dict[str, str | None] = {"python": platform.python_version()}
+    for name in ("torch", "transformers", "bitsandbytes", "nvidia-ml-py", "libcst"):
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = None
+    return found
+
+
+def report(results: Sequence[Measurement], skipped: Sequence[Unmeasurable], options: MeasureOptions, gpu: dict[str, Any]) -> dict[str, Any]:
+    findings = []
+    for result in results:
+        finding = result.workload.finding
+        findings.append(
+            {
+                "code": finding.code,
+                "file": finding.path,
+                "line": finding.location.row,
+                "model": result.workload.model,
+                "weights": result.weights,
+                "energy_reading": result.meter,
+                "status": "error" if result.error else "measured",
+                "error": result.error,
+                "seconds": round(result.seconds, 1),
+                "flagged": _arm(result.flagged),
+                "fixed": _arm(result.fixed),
+                "delta": None
+                if result.delta is None
+                else {
+                    "percent": result.delta.percent,
+                    "ci95": [result.delta.ci95_low, result.delta.ci95_high],
+                    "verdict": result.delta.verdict,
+                },
+            }
+        )
+    for item in skipped:
+        finding = item.finding
+        findings.append(
+            {"code": finding.code, "file": finding.path, "line": finding.location.row, "status": "not measured", "error": item.reason}
+        )
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "ecolint": __version__,
+        "gpu": gpu,
+        "libraries": _library_versions(),
+        "settings": asdict(options),
+        "findings": findings,
+    }
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
