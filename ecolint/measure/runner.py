@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -54,14 +55,18 @@ class Measurement:
 class WorkerProcess:
     """A worker subprocess and its JSON-lines conversation."""
 
-    def __init__(self) -> None:
+    def __init__(self, cores: Sequence[int] = ()) -> None:
         self._stderr: IO[str] = tempfile.TemporaryFile(mode="w+")
+        env = dict(os.environ)
+        if cores:
+            env["ECOLINT_WORKER_CORES"] = ",".join(map(str, cores))
         self.process = subprocess.Popen(
             [sys.executable, "-m", "ecolint.measure.worker"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._stderr,
             text=True,
+            env=env,
         )
 
     def send(self, message: dict[str, Any]) -> None:
@@ -119,6 +124,14 @@ def _weights_gib(model: str, variant: Variant) -> float:
     return billions * 1e9 * bytes_per / 2**30
 
 
+def _worker_cores(options: MeasureOptions) -> list[tuple[int, ...]]:
+    """Two cores for each worker on a GPU machine with cores to spare; none pinned otherwise."""
+    available = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if options.device != "cuda" or len(available) < 8:
+        return [(), ()]
+    return [tuple(available[-4:-2]), tuple(available[-2:])]
+
+
 def measure(workload: Workload, options: MeasureOptions, search_dirs: Sequence[Path], progress: Callable[[str], None]) -> Measurement:
     """Both variants of one workload; an error is recorded in the result, never raised."""
     import time
@@ -130,7 +143,7 @@ def measure(workload: Workload, options: MeasureOptions, search_dirs: Sequence[P
         progress("weights")
         path, result.weights = resolve_weights(workload.model, options, search_dirs)
         arms = [Arm(workload.flagged), Arm(workload.fixed)]
-        workers = [WorkerProcess(), WorkerProcess()]
+        workers = [WorkerProcess(cores) for cores in _worker_cores(options)]
         progress("loading both variants")
         for worker, arm in zip(workers, arms):
             worker.send(
