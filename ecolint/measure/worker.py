@@ -68,15 +68,17 @@ class Worker:
         ids = torch.randint(min(100, vocab // 2), vocab - 1, (variant["batch"], message["prompt_tokens"]), generator=generator)
         self.inputs = {"input_ids": ids.to(self.device), "attention_mask": torch.ones_like(ids).to(self.device)}
         limit = getattr(self.model.config, "max_position_embeddings", 4096) - message["prompt_tokens"] - 1
-        self.new_tokens = min(limit, 64)
-        # Warm up at full length until a run lasts `min_seconds`: the first runs of a process
-        # are slower (kernel selection, allocator growth), so a short probe would undercount.
+        target = message["min_seconds"] * 1.2
+        self.new_tokens = min(limit, 16)
+        self._timed_generation()  # cold: kernel selection, allocator growth; never timed
+        self.new_tokens = min(limit, 32)
+        # Grow the run until it lasts `min_seconds`, checking at full length: a process's
+        # first runs are slower, so a short probe alone would mislead.
         for _ in range(4):
             seconds = self._timed_generation()
             if seconds >= message["min_seconds"] or self.new_tokens >= limit:
                 break
-            scale = message["min_seconds"] * 1.2 / seconds
-            self.new_tokens = max(16, min(limit, math.ceil(self.new_tokens * scale)))
+            self.new_tokens = max(16, min(limit, math.ceil(self.new_tokens * target / seconds)))
         self._timed_generation()  # one more at the final length, discarded
         return {"ok": True, "new_tokens": self.new_tokens, "meter": self.meter.kind, "load_seconds": load_seconds}
 
