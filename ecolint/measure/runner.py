@@ -160,6 +160,9 @@ def measure(workload: Workload, options: MeasureOptions, search_dirs: Sequence[P
         for worker, arm in zip(workers, arms):
             reply = worker.receive()
             arm.new_tokens, result.meter = reply["new_tokens"], reply["meter"]
+        progress("warm-up pair")
+        for worker in workers:
+            worker.ask({"command": "run"})  # interleaved once, discarded: clocks and caches settle
         for pair in range(options.pairs):
             progress(f"pair {pair + 1}/{options.pairs}")
             order = (0, 1) if pair % 2 == 0 else (1, 0)
