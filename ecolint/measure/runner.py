@@ -153,13 +153,14 @@ def measure(workload: Workload, options: MeasureOptions, search_dirs: Sequence[P
                     "variant": arm.variant.as_json(),
                     "device": options.device,
                     "prompt_tokens": options.prompt_tokens,
-                    "min_seconds": options.min_seconds,
                     "weights_gib": _weights_gib(workload.model, arm.variant),
                 }
             )
-        for worker, arm in zip(workers, arms):
-            reply = worker.receive()
-            arm.new_tokens, result.meter = reply["new_tokens"], reply["meter"]
+        for worker in workers:  # loaded in parallel ...
+            result.meter = worker.receive()["meter"]
+        progress("warming up and sizing the runs")
+        for worker, arm in zip(workers, arms):  # ... but sized one at a time, with the GPU to itself
+            arm.new_tokens = worker.ask({"command": "calibrate", "min_seconds": options.min_seconds})["new_tokens"]
         progress("warm-up pair")
         for worker in workers:
             worker.ask({"command": "run"})  # interleaved once, discarded: clocks and caches settle

@@ -1,6 +1,6 @@
 """One variant in its own process: load it, warm up, then time generations on request.
 
-Speaks JSON lines on stdin/stdout: `load`, `run`, `perplexity`, `exit`. Errors (out of
+Speaks JSON lines on stdin/stdout: `load`, `calibrate`, `run`, `perplexity`, `exit`. Errors (out of
 memory, a model too large for the card, a missing package) come back as
 `{"error": "..."}`, so the orchestrator reports them and goes on.
 """
@@ -67,9 +67,13 @@ class Worker:
         # Random prompt tokens, clear of the special ids at the start of the vocabulary.
         ids = torch.randint(min(100, vocab // 2), vocab - 1, (variant["batch"], message["prompt_tokens"]), generator=generator)
         self.inputs = {"input_ids": ids.to(self.device), "attention_mask": torch.ones_like(ids).to(self.device)}
-        limit = getattr(self.model.config, "max_position_embeddings", 4096) - message["prompt_tokens"] - 1
-        # Warmed-up runs come out up to a third faster than these sizing runs: aim well above.
-        target = message["min_seconds"] * 1.6
+        return {"ok": True, "meter": self.meter.kind, "load_seconds": load_seconds}
+
+    def calibrate(self, min_seconds: float) -> dict[str, Any]:
+        """Warm up and size the runs to last `min_seconds` (run alone: the GPU is not shared)."""
+        limit = getattr(self.model.config, "max_position_embeddings", 4096) - self.inputs["input_ids"].shape[1] - 1
+        # Warmed-up runs come out faster than these sizing runs: aim above.
+        target = min_seconds * 1.3
         self.new_tokens = min(limit, 16)
         self._timed_generation()  # cold: kernel selection, allocator growth; never timed
         self.new_tokens = min(limit, 32)
@@ -77,11 +81,11 @@ class Worker:
         # first runs are slower, so a short probe alone would mislead.
         for _ in range(4):
             seconds = self._timed_generation()
-            if seconds >= message["min_seconds"] * 1.3 or self.new_tokens >= limit:
+            if seconds >= min_seconds * 1.15 or self.new_tokens >= limit:
                 break
             self.new_tokens = max(16, min(limit, math.ceil(self.new_tokens * target / seconds)))
         self._timed_generation()  # one more at the final length, discarded
-        return {"ok": True, "new_tokens": self.new_tokens, "meter": self.meter.kind, "load_seconds": load_seconds}
+        return {"ok": True, "new_tokens": self.new_tokens}
 
     def _timed_generation(self) -> float:
         import torch
@@ -131,6 +135,8 @@ def _handle(worker: Worker, message: dict[str, Any]) -> dict[str, Any]:
     try:
         if command == "load":
             return worker.load(message)
+        if command == "calibrate":
+            return worker.calibrate(message["min_seconds"])
         if command == "run":
             return worker.run()
         if command == "perplexity":
