@@ -164,12 +164,20 @@ def measure(workload: Workload, options: MeasureOptions, search_dirs: Sequence[P
         progress("warm-up pair")
         for worker in workers:
             worker.ask({"command": "run"})  # interleaved once, discarded: clocks and caches settle
-        for pair in range(options.pairs):
-            progress(f"pair {pair + 1}/{options.pairs}")
-            order = (0, 1) if pair % 2 == 0 else (1, 0)
+        attempts = 0
+        while len(arms[0].runs) < options.pairs:
+            attempts += 1
+            if attempts > 2 * options.pairs + 2:
+                raise MeasureError(f"runs kept ending before {options.min_seconds:g} s; not enough valid pairs")
+            progress(f"pair {len(arms[0].runs) + 1}/{options.pairs}")
+            order = (0, 1) if attempts % 2 else (1, 0)
+            pair: dict[int, Run] = {}
             for index in order:
-                reply = workers[index].ask({"command": "run"})
-                arms[index].runs.append(Run(reply["joules"], reply["seconds"], reply["tokens"], reply["peak_memory_gib"]))
+                reply = workers[index].ask({"command": "run", "min_seconds": options.min_seconds})
+                pair[index] = Run(reply["joules"], reply["seconds"], reply["tokens"], reply["peak_memory_gib"])
+            if all(run.seconds >= options.min_seconds for run in pair.values()):  # else: the worker lengthened its runs
+                for index, run in pair.items():
+                    arms[index].runs.append(run)
         if result.weights != "synthetic (random weights, planted outliers)":
             progress("quality check")
             for worker, arm in zip(workers, arms):
