@@ -119,7 +119,8 @@ class Worker:
         tokens = (output.shape[1] - self.inputs["input_ids"].shape[1]) * output.shape[0]
         peak = torch.cuda.max_memory_allocated() / 2**30 if self.device == "cuda" else 0.0
         if seconds < min_seconds:
-            self.new_tokens = math.ceil(self.new_tokens * min_seconds * 1.15 / seconds)
+            limit = getattr(self.model.config, "max_position_embeddings", 4096) - self.inputs["input_ids"].shape[1] - 1
+            self.new_tokens = min(limit, math.ceil(self.new_tokens * min_seconds * 1.15 / seconds))
         return {"joules": joules, "seconds": seconds, "tokens": int(tokens), "peak_memory_gib": peak}
 
     def perplexity(self, text: str) -> dict[str, Any]:
