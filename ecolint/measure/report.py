@@ -68,6 +68,7 @@ def _arm(arm: Arm | None) -> dict[str, Any] | None:
         "median": asdict(arm.summary) if arm.summary else None,
         "cv": arm.summary.cv if arm.summary else None,
         "perplexity": arm.perplexity,
+        "shortest_run_seconds": min((run.seconds for run in arm.runs), default=None),
         "runs": [{**asdict(run), "joules_per_1k_tokens": run.joules_per_1k_tokens} for run in arm.runs],
     }
 
