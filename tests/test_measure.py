@@ -158,3 +158,50 @@ def test_measure_on_the_gpu_with_synthetic_weights(cli, tmp_path):
     (finding,) = json.loads((tmp_path / "r.json").read_text())["findings"]
     assert finding["status"] == "measured" and finding["energy_reading"].startswith("nvml")
     assert finding["delta"]["verdict"] == "saves"
+
+
+class _FakeNvml:
+    """Just enough of pynvml: a GPU whose driver lacks the total-energy counter."""
+
+    class NVMLError(Exception):
+        pass
+
+    def __init__(self, counter: bool, power: bool = True) -> None:
+        self.counter, self.power = counter, power
+
+    def nvmlInit(self):
+        pass
+
+    def nvmlDeviceGetHandleByIndex(self, index):
+        return "gpu0"
+
+    def nvmlDeviceGetTotalEnergyConsumption(self, handle):
+        if not self.counter:
+            raise self.NVMLError("Not Supported")
+        return 1_000_000
+
+    def nvmlDeviceGetPowerUsage(self, handle):
+        if not self.power:
+            raise self.NVMLError("Not Supported")
+        return 150_000  # milliwatts
+
+
+def test_without_the_energy_counter_sampled_power_is_used_and_labelled(monkeypatch):
+    import sys
+    import time
+
+    from ecolint.measure import MeasureError, energy
+
+    monkeypatch.setitem(sys.modules, "pynvml", _FakeNvml(counter=True))
+    assert energy.gpu_meter().kind == "nvml-energy-counter"
+
+    monkeypatch.setitem(sys.modules, "pynvml", _FakeNvml(counter=False))
+    meter = energy.gpu_meter()
+    assert meter.kind == "nvml-sampled-power"
+    meter.start()
+    time.sleep(0.2)
+    assert meter.stop() == pytest.approx(150 * 0.2, rel=0.3)
+
+    monkeypatch.setitem(sys.modules, "pynvml", _FakeNvml(counter=False, power=False))
+    with pytest.raises(MeasureError, match="neither the energy counter nor power readings"):
+        energy.gpu_meter()
