@@ -27,7 +27,8 @@ EVIDENCE = {
 
 def rows(paths: list[Path]) -> list[str]:
     lines = [
-        "| shape | finding | compares | evidence J/1k | measured J/1k (median) | Δ [95% CI] | verdict | CV flagged / fixed | shortest run | s |",
+        "| shape | finding | compares | evidence J/1k | measured J/1k (median) | Δ [95% CI] | verdict"
+        " | CV flagged / fixed | shortest run | s |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for path in paths:

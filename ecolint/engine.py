@@ -55,11 +55,10 @@ class Linter:
     def __init__(self, rules: Sequence[type[Rule]], context: RuleContext | None = None) -> None:
         self.rules = tuple(rules)
         self.context = context
-        self.triggers = tuple(sorted({t for rule in self.rules for t in rule.triggers}))
 
     def could_match(self, text: str) -> bool:
         """The cheap text test: False means no enabled rule can flag this text."""
-        return any(trigger in text for trigger in self.triggers)
+        return any(rule.could_match(text) for rule in self.rules)
 
     def lint(self, source: Source, plan_fixes: bool = False) -> LintResult:
         """Findings of `source`; with plan_fixes, also the node-level fixes to apply."""

@@ -55,8 +55,14 @@ class Rule(cst.BatchableCSTVisitor):
     name: ClassVar[str]  # kebab-case, names the flagged pattern
     summary: ClassVar[str]  # one line for the catalogue
     fix_availability: ClassVar[FixAvailability] = FixAvailability.NONE
-    # A file whose text contains none of these strings cannot be flagged: it is not parsed.
+    # A file whose text contains none of `triggers`, or misses one of `requires`, cannot be
+    # flagged by the rule; when that holds for every enabled rule, the file is not parsed.
     triggers: ClassVar[tuple[str, ...]]
+    requires: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def could_match(cls, text: str) -> bool:
+        return any(t in text for t in cls.triggers) and all(r in text for r in cls.requires)
 
     METADATA_DEPENDENCIES = names.METADATA
 

@@ -102,7 +102,10 @@ class UnbatchedGenerationLoop(Rule):
     name = "unbatched-generation-loop"
     summary = "`model.generate` or a generation pipeline called once per item in a loop"
     fix_availability = FixAvailability.SOMETIMES
-    triggers = ("transformers",)
+    # `.generate` on a model, or a call of a pipeline (`pipeline(...)`, or a `pipe`/`generator`
+    # parameter), in a file that names transformers: without these words nothing can match.
+    triggers = ("generate", "pipe", "generator")
+    requires = ("transformers",)
 
     METADATA_DEPENDENCIES = (*Rule.METADATA_DEPENDENCIES, ParentNodeProvider, ScopeProvider)
 
