@@ -69,7 +69,7 @@ def test_measure_end_to_end_on_a_local_model(cli, tmp_path, tiny_model):
     write(tmp_path / "loop.py", LOOP.format(model=tiny_model))
     result = cli("check", "--output-format", "concise", *CPU, "--measure-report", "report.json", "loop.py")
     assert result.exit_code == 1, result.output  # the static finding stands
-    assert "ECO103" in result.stdout and "saves" in result.stdout
+    assert "ECO103" in result.stdout and "Δ energy [95% CI]" in result.stdout
     assert "energy read with: estimated-no-gpu" in result.stdout
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["schema_version"] == 1 and report["settings"]["pairs"] == 3
@@ -81,9 +81,11 @@ def test_measure_end_to_end_on_a_local_model(cli, tmp_path, tiny_model):
         assert len(finding[arm]["runs"]) == 3
         assert finding[arm]["median"]["joules_per_1k_tokens"] > 0 and finding[arm]["cv"] >= 0
         assert math.isfinite(finding[arm]["perplexity"])  # quality check with real weights
+    # Time-based estimates on a shared CPU are noisy: check that the verdict follows the interval.
     low, high = finding["delta"]["ci95"]
     assert low <= finding["delta"]["percent"] <= high
-    assert finding["delta"]["percent"] < 0  # batch 8 spends less time, hence estimated energy, per token
+    expected = "saves" if high < 0 else "costs" if low > 0 else "no detectable difference"
+    assert finding["delta"]["verdict"] == expected
 
 
 def test_synthetic_weights_come_from_the_cached_config_with_planted_outliers(cli, tmp_path, monkeypatch, tiny_model):
