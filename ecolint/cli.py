@@ -269,7 +269,7 @@ def fix(apply: bool, **options: Any) -> int:
         linter = run.linter_for(settings, source.path)
 
         def plan(text: str, source: Source = source, linter: Any = linter) -> tuple[Any, list[Any]]:
-            result = linter.lint(Source(source.path, source.display_name, text), plan_fixes=True)
+            result = linter.lint(source.with_text(text), plan_fixes=True)
             return result.module, result.planned
 
         try:
@@ -289,7 +289,7 @@ def fix(apply: bool, **options: Any) -> int:
             _error(f"{source.display_name}: {exc}")
             errors += 1
             continue
-        left = linter.lint(Source(source.path, source.display_name, outcome.text)).findings
+        left = linter.lint(source.with_text(outcome.text)).findings
         remaining += len(left)
         withheld += sum(1 for f in left if fix_applies(f, True) and not fix_applies(f, settings.unsafe_fixes))
     verb = "Fixed" if apply else "Would fix"

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 from ecolint.config import Settings
 
-PYTHON_SUFFIXES = (".py", ".pyi")
+PYTHON_SUFFIXES = (".py", ".pyi", ".ipynb")
 
 
 class DiscoveryError(Exception):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from collections.abc import Iterable, Sequence
 
-from ecolint.diagnostics import SYNTAX_ERROR, Finding, FixSummary, Location
+from ecolint.diagnostics import SYNTAX_ERROR, Edit, Finding, FixSummary, Location
 from ecolint.fixes import PlannedFix, apply_fixes, text_edits
 from ecolint.sources import Source
 
@@ -69,7 +70,8 @@ class Linter:
         try:
             module = cst.parse_module(source.text)
         except cst.ParserSyntaxError as exc:
-            return LintResult([_syntax_error(source, exc.message, exc.raw_line, exc.raw_column + 1)])
+            error = _syntax_error(source, exc.message, exc.raw_line, exc.raw_column + 1)
+            return LintResult([_in_cell(error, source) if source.notebook is not None else error])
         except RecursionError:
             return LintResult([_syntax_error(source, "too deeply nested to parse", 1, 1)])
         wrapper = cst.MetadataWrapper(module, unsafe_skip_copy=True)
@@ -80,7 +82,10 @@ class Linter:
         visitors = [rule(module, context) for rule in self.rules]
         wrapper.visit_batched(visitors)
         reports = [report for visitor in visitors for report in visitor.reports]
-        return self._collect(source, wrapper, reports, plan_fixes)
+        result = self._collect(source, wrapper, reports, plan_fixes)
+        if source.notebook is not None:
+            result.findings = [_in_cell(f, source) for f in result.findings]
+        return result
 
     def _collect(self, source: Source, wrapper: cst.MetadataWrapper, reports: Iterable[Report], plan_fixes: bool) -> LintResult:
         from libcst.metadata import PositionProvider
@@ -121,6 +126,24 @@ class Linter:
                 result.planned.append(PlannedFix(report.fix, tuple(spans)))
         result.findings.sort(key=lambda f: (f.location, f.code))
         return result
+
+
+def _in_cell(finding: Finding, source: Source) -> Finding:
+    """A notebook finding located by cell and row within the cell, as ruff reports them."""
+    assert source.notebook is not None
+    rows = source.notebook.cell_of(source.text)
+
+    def place(location: Location) -> tuple[int, Location]:
+        cell, row = rows[min(location.row, len(rows)) - 1]
+        return cell, Location(max(row, 1), location.column)
+
+    cell, start = place(finding.location)
+    _, end = place(finding.end_location)
+    fix = finding.fix
+    if fix is not None:
+        edits = tuple(Edit(e.content, place(e.location)[1], place(e.end_location)[1]) for e in fix.edits)
+        fix = FixSummary(fix.message, fix.applicability, edits)
+    return dataclasses.replace(finding, location=start, end_location=end, cell=cell, fix=fix)
 
 
 def _syntax_error(source: Source, message: str, row: int, column: int) -> Finding:

@@ -24,6 +24,12 @@ def fix_applies(finding: Finding, unsafe: bool) -> bool:
     return applicability is Applicability.SAFE or (unsafe and applicability is Applicability.UNSAFE)
 
 
+def _position(finding: Finding) -> str:
+    """`path:row:col`, or `path:cell N:row:col` in a notebook."""
+    cell = f"cell {finding.cell}:" if finding.cell is not None else ""
+    return f"{finding.path}:{cell}{finding.location.row}:{finding.location.column}"
+
+
 def _marker(finding: Finding, unsafe: bool) -> str:
     return "[*] " if fix_applies(finding, unsafe) else ""
 
@@ -42,7 +48,7 @@ def write_findings(findings: Sequence[Finding], fmt: str, stream: IO[str], unsaf
 
 def _concise(findings: Sequence[Finding], stream: IO[str], unsafe: bool) -> None:
     for f in findings:
-        stream.write(f"{f.path}:{f.location.row}:{f.location.column}: {f.code} {_marker(f, unsafe)}{f.message}\n")
+        stream.write(f"{_position(f)}: {f.code} {_marker(f, unsafe)}{f.message}\n")
 
 
 def _text(findings: Sequence[Finding], stream: IO[str], unsafe: bool) -> None:
@@ -53,7 +59,7 @@ def _text(findings: Sequence[Finding], stream: IO[str], unsafe: bool) -> None:
     for f in findings:
         header = Text()
         header.append(f.path, style="bold")
-        header.append(f":{f.location.row}:{f.location.column}: ", style="cyan")
+        header.append(_position(f)[len(f.path) :] + ": ", style="cyan")
         header.append(f.code, style="bold red")
         header.append(f" {_marker(f, unsafe)}", style="cyan")
         header.append(f.message)

@@ -6,6 +6,10 @@ import io
 import tokenize
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ecolint.notebooks import Notebook
 
 BOM = b"\xef\xbb\xbf"
 
@@ -23,10 +27,17 @@ class Source:
     text: str
     encoding: str = "utf-8"
     bom: bool = False
+    notebook: Notebook | None = None  # for .ipynb: `text` is its code cells joined
 
     def encode(self, text: str) -> bytes:
+        if self.notebook is not None:
+            return self.notebook.render(text).encode("utf-8")
         data = text.encode(self.encoding)
         return BOM + data if self.bom else data
+
+    def with_text(self, text: str) -> Source:
+        """The same file holding other text (a fixed version of it)."""
+        return Source(self.path, self.display_name, text, self.encoding, self.bom, self.notebook)
 
 
 def decode(raw: bytes, display_name: str, path: Path | None = None) -> Source:
@@ -54,4 +65,18 @@ def read_source(path: Path, display_name: str) -> Source:
         raw = path.read_bytes()
     except OSError as exc:
         raise SourceError(f"cannot read: {exc.strerror or exc}") from None
+    if path.suffix == ".ipynb":
+        return read_notebook(raw, display_name, path)
     return decode(raw, display_name, path)
+
+
+def read_notebook(raw: bytes, display_name: str, path: Path | None = None) -> Source:
+    from ecolint.notebooks import NotebookError, parse
+
+    try:
+        notebook = parse(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise SourceError(f"not valid utf-8 text: {exc.reason}") from None
+    except NotebookError as exc:
+        raise SourceError(str(exc)) from None
+    return Source(path, display_name, notebook.joined(), notebook=notebook)
