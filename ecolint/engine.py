@@ -70,8 +70,7 @@ class Linter:
         try:
             module = cst.parse_module(source.text)
         except cst.ParserSyntaxError as exc:
-            error = _syntax_error(source, exc.message, exc.raw_line, exc.raw_column + 1)
-            return LintResult([_in_cell(error, source) if source.notebook is not None else error])
+            return LintResult(_in_cells([_syntax_error(source, exc.message, exc.raw_line, exc.raw_column + 1)], source))
         except RecursionError:
             return LintResult([_syntax_error(source, "too deeply nested to parse", 1, 1)])
         wrapper = cst.MetadataWrapper(module, unsafe_skip_copy=True)
@@ -83,8 +82,7 @@ class Linter:
         wrapper.visit_batched(visitors)
         reports = [report for visitor in visitors for report in visitor.reports]
         result = self._collect(source, wrapper, reports, plan_fixes)
-        if source.notebook is not None:
-            result.findings = [_in_cell(f, source) for f in result.findings]
+        result.findings = _in_cells(result.findings, source)
         return result
 
     def _collect(self, source: Source, wrapper: cst.MetadataWrapper, reports: Iterable[Report], plan_fixes: bool) -> LintResult:
@@ -128,22 +126,26 @@ class Linter:
         return result
 
 
-def _in_cell(finding: Finding, source: Source) -> Finding:
-    """A notebook finding located by cell and row within the cell, as ruff reports them."""
-    assert source.notebook is not None
+def _in_cells(findings: list[Finding], source: Source) -> list[Finding]:
+    """In a notebook, findings located by cell and row within the cell, as ruff reports them."""
+    if source.notebook is None or not findings:
+        return findings
     rows = source.notebook.cell_of(source.text)
 
     def place(location: Location) -> tuple[int, Location]:
         cell, row = rows[min(location.row, len(rows)) - 1]
         return cell, Location(max(row, 1), location.column)
 
-    cell, start = place(finding.location)
-    _, end = place(finding.end_location)
-    fix = finding.fix
-    if fix is not None:
-        edits = tuple(Edit(e.content, place(e.location)[1], place(e.end_location)[1]) for e in fix.edits)
-        fix = FixSummary(fix.message, fix.applicability, edits)
-    return dataclasses.replace(finding, location=start, end_location=end, cell=cell, fix=fix)
+    placed = []
+    for finding in findings:
+        cell, start = place(finding.location)
+        _, end = place(finding.end_location)
+        fix = finding.fix
+        if fix is not None:
+            edits = tuple(Edit(e.content, place(e.location)[1], place(e.end_location)[1]) for e in fix.edits)
+            fix = FixSummary(fix.message, fix.applicability, edits)
+        placed.append(dataclasses.replace(finding, location=start, end_location=end, cell=cell, fix=fix))
+    return placed
 
 
 def _syntax_error(source: Source, message: str, row: int, column: int) -> Finding:

@@ -20,8 +20,8 @@ from ecolint.quantization import (
     QuantizationRequest,
     dtype_name,
     loader_dtype,
-    loader_of_config,
     loader_quantization,
+    request_loader,
 )
 
 _PLAIN = (bool, int, float, str)
@@ -55,8 +55,7 @@ def loader_hint(meta: Any, model_ids: ModelIds, loader: cst.Call | None) -> dict
 
 def request_hint(meta: Any, model_ids: ModelIds, request: QuantizationRequest) -> dict[str, Any]:
     """Model, dtype and quantization of the load a quantization request configures."""
-    direct = request.origin == "loader" or request.config_keyword is not None
-    loader = request.call if direct else loader_of_config(meta, request.call)
+    loader = request_loader(meta, request)
     return {**loader_hint(meta, model_ids, loader), "quantization": quantization_literals(meta, request.keywords)}
 
 

@@ -153,7 +153,8 @@ def hub_cache_dirs() -> list[Path]:
     return [Path(c) for c in candidates if c]
 
 
-def _cached_config(model_id: str) -> Path | None:
+def cached_config(model_id: str) -> Path | None:
+    """The config.json of `model_id` in the local Hugging Face cache, if it is there."""
     if model_id.count("/") > 1 or not re.fullmatch(r"[\w.\-/]+", model_id):
         return None
     for cache in hub_cache_dirs():
@@ -168,7 +169,8 @@ def _cached_config(model_id: str) -> Path | None:
     return None
 
 
-def _local_config(model_id: str, search_dirs: Sequence[Path]) -> Path | None:
+def local_config(model_id: str, search_dirs: Sequence[Path]) -> Path | None:
+    """The config.json of a model id that is a local path (absolute, or under a search dir)."""
     path = Path(model_id).expanduser()
     candidates = [path] if path.is_absolute() else [d / path for d in search_dirs]
     return next((c / "config.json" for c in candidates if (c / "config.json").is_file()), None)
@@ -188,11 +190,11 @@ def model_size(model_id: str, project: Mapping[str, float] | None = None, search
     for name, size in (project or {}).items():
         if name.lower() == model_id.lower():
             return ModelSize(size, "[tool.ecolint.models]")
-    local = _local_config(model_id, search_dirs)
+    local = local_config(model_id, search_dirs)
     if local is not None:
         size = _count_config(local)
         return ModelSize(size, f"its config.json at {local.parent}") if size else None
-    cached = _cached_config(model_id)
+    cached = cached_config(model_id)
     if cached is not None:
         size = _count_config(cached)
         if size:

@@ -142,6 +142,16 @@ def _loader_requests(meta: Any, keywords: Keywords, call: cst.Call, via_model_kw
     return requests
 
 
+def loader_kind(meta: Any, call: cst.Call) -> Literal["from_pretrained", "pipeline"] | None:
+    """Whether `call` loads a model: a transformers/peft model's `from_pretrained`, or `pipeline`."""
+    names = imported_names(meta, call.func)
+    if any(apis.is_model_from_pretrained(name) for name in names):
+        return "from_pretrained"
+    if names & apis.PIPELINE:
+        return "pipeline"
+    return None
+
+
 def quantization_requests(meta: Any, call: cst.Call) -> list[QuantizationRequest]:
     """The quantization keyword sets that `call` configures, if it is a known loader."""
     names = imported_names(meta, call.func)
@@ -153,9 +163,10 @@ def quantization_requests(meta: Any, call: cst.Call) -> list[QuantizationRequest
         if assigned_then_mutated(meta, call):
             keywords.complete = False  # `cfg.llm_int8_threshold = ...` may follow
         return [QuantizationRequest(keywords, "config", call)]
-    if any(apis.is_model_from_pretrained(name) for name in names):
+    kind = loader_kind(meta, call)
+    if kind == "from_pretrained":
         return _loader_requests(meta, call_keywords(meta, call), call, via_model_kwargs=False)
-    if names & apis.PIPELINE:
+    if kind == "pipeline":
         model_kwargs = call_keywords(meta, call).get("model_kwargs")
         if model_kwargs is not None:
             return [
@@ -168,10 +179,10 @@ def quantization_requests(meta: Any, call: cst.Call) -> list[QuantizationRequest
 
 def _loader_call_keywords(meta: Any, call: cst.Call) -> tuple[Keywords, bool] | None:
     """The keywords a loader's model receives, and whether they come through `model_kwargs`."""
-    names = imported_names(meta, call.func)
-    if any(apis.is_model_from_pretrained(name) for name in names):
+    kind = loader_kind(meta, call)
+    if kind == "from_pretrained":
         return call_keywords(meta, call), False
-    if names & apis.PIPELINE:
+    if kind == "pipeline":
         model_kwargs = call_keywords(meta, call).get("model_kwargs")
         alternatives = dict_alternatives(meta, model_kwargs.value) if model_kwargs is not None else []
         return (alternatives[0], True) if len(alternatives) == 1 else None
@@ -179,8 +190,7 @@ def _loader_call_keywords(meta: Any, call: cst.Call) -> tuple[Keywords, bool] | 
 
 
 def is_loader(meta: Any, call: cst.Call) -> bool:
-    names = imported_names(meta, call.func)
-    return bool(names & apis.PIPELINE) or any(apis.is_model_from_pretrained(name) for name in names)
+    return loader_kind(meta, call) is not None
 
 
 def loader_quantization(meta: Any, call: cst.Call) -> list[QuantizationRequest]:
@@ -206,8 +216,15 @@ def loader_quantization(meta: Any, call: cst.Call) -> list[QuantizationRequest]:
 
 def loader_keywords(meta: Any, call: cst.Call) -> Keywords | None:
     """The keywords of the loader call itself (for `dtype=` and the like)."""
-    found = _loader_call_keywords(meta, call)
-    return call_keywords(meta, call) if found is not None else None
+    return call_keywords(meta, call) if is_loader(meta, call) else None
+
+
+def request_loader(meta: Any, request: QuantizationRequest) -> cst.Call | None:
+    """The load call a request configures: the call itself for keywords and config dicts given
+    to it, the loader receiving it for a `BitsAndBytesConfig(...)`."""
+    if request.origin == "loader" or request.config_keyword is not None:
+        return request.call
+    return loader_of_config(meta, request.call)
 
 
 def loader_of_config(meta: Any, config: cst.Call) -> cst.Call | None:

@@ -15,7 +15,7 @@ from typing import IO, Any
 from ecolint.measure import MeasureError
 from ecolint.measure.stats import ArmSummary, Delta, Run, paired_delta, summarize
 from ecolint.measure.workloads import Variant, Workload
-from ecolint.models import _cached_config, _local_config, model_size
+from ecolint.models import cached_config, local_config, model_size
 
 PERPLEXITY_TEXT = (Path(__file__).parent.parent / "data" / "perplexity.txt").read_text(encoding="utf-8")
 _BYTES_PER_PARAMETER = {"load_in_8bit": 1.0, "load_in_4bit": 0.55}
@@ -101,10 +101,10 @@ class WorkerProcess:
 
 def resolve_weights(model: str, options: MeasureOptions, search_dirs: Sequence[Path]) -> tuple[Path, str]:
     """Where the weights come from: a local path, the Hugging Face cache, or built at random."""
-    local = _local_config(model, search_dirs)
+    local = local_config(model, search_dirs)
     if local is not None:
         return local.parent, "local path"
-    cached = _cached_config(model)
+    cached = cached_config(model)
     if cached is not None and (any(cached.parent.glob("*.safetensors")) or any(cached.parent.glob("*.bin"))):
         return cached.parent, "Hugging Face cache"
     if not options.synthetic:

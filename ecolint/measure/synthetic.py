@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ecolint.measure import MeasureError
-from ecolint.models import _cached_config, _local_config
+from ecolint.models import cached_config, local_config
 
 OUTLIER_VALUE = 25.0
 OUTLIER_DIMS = 6
@@ -31,7 +31,7 @@ def _shipped_configs() -> dict[str, Any]:
 
 def config_for(model_id: str, search_dirs: Sequence[Path] = ()) -> dict[str, Any] | None:
     """The model's config: a local path's or the Hugging Face cache's config.json, else ecolint's table."""
-    found = _local_config(model_id, search_dirs) or _cached_config(model_id)
+    found = local_config(model_id, search_dirs) or cached_config(model_id)
     if found is not None:
         return json.loads(found.read_text(encoding="utf-8"))
     return _shipped_configs().get(model_id)

@@ -7,7 +7,7 @@ from ecolint.edits import insert_after, keyword_like
 from ecolint.fixes import Fix, ImportRequest
 from ecolint.measurable import request_hint
 from ecolint.names import module_reference
-from ecolint.quantization import QuantizationRequest, dtype_name, enabled_flag, loader_dtype, loader_of_config, quantization_requests
+from ecolint.quantization import QuantizationRequest, dtype_name, enabled_flag, loader_dtype, quantization_requests, request_loader
 from ecolint.rule import FixAvailability, Rule
 
 COST = "+23% (batch 1) to +59% (batch 8) energy per token over float16 compute on H200"
@@ -89,10 +89,7 @@ class KbitFloat32Compute(Rule):
 
     def _dtype(self, request: QuantizationRequest) -> tuple[cst.BaseExpression, tuple[ImportRequest, ...]] | None:
         """The load's own 16-bit dtype expression, else `torch.bfloat16` (with its import)."""
-        # A config dict or bare keywords sit in the loader call itself; a BitsAndBytesConfig does not.
-        direct = request.origin == "loader" or request.config_keyword is not None
-        loader = request.call if direct else loader_of_config(self, request.call)
-        existing = loader_dtype(self, loader)
+        existing = loader_dtype(self, request_loader(self, request))
         if existing is not None and dtype_name(self, existing.value) in ("float16", "bfloat16"):
             return existing.value, ()
         torch = module_reference(self, request.call, "torch")

@@ -127,9 +127,7 @@ class KbitOnSmallModel(Rule):
                 continue
             where = request.config_keyword.node if request.config_keyword is not None else flag.node
             message = f"4-bit load of `{model_id}`, {size.billions:g}B parameters (from {size.source}): {reason}, and NF4 costs {COST}"
-            compute = request.keywords.get("bnb_4bit_compute_dtype")
-            fixed_dtype = "float16" if compute is not None and dtype_name(self, compute.value) == "float16" else "bfloat16"
-            hint = {**request_hint(self, self.model_ids, request), "model": model_id, "fixed_dtype": fixed_dtype}
+            hint = {**request_hint(self, self.model_ids, request), "model": model_id, "fixed_dtype": self._precision(request)}
             if is_prequantized(model_id):
                 self.report(where, message + "; load the original checkpoint in BF16 instead of this pre-quantized one", data=hint)
             else:
@@ -180,6 +178,11 @@ class KbitOnSmallModel(Rule):
         title = "Load in 16 bits instead of 4-bit" + (f" (`{cst.Module(body=()).code_for_node(new_arg.value)}`)" if new_arg else "")
         return Fix(title, Applicability.UNSAFE, ((loader, new_loader),), imports)
 
+    def _precision(self, request: QuantizationRequest) -> str:
+        """The 16-bit dtype to load in instead: float16 where the 4-bit config computed in it."""
+        compute = request.keywords.get("bnb_4bit_compute_dtype")
+        return "float16" if compute is not None and dtype_name(self, compute.value) == "float16" else "bfloat16"
+
     def _dtype_argument(self, loader: cst.Call, request: QuantizationRequest):
         """The `dtype=torch.bfloat16` argument to add (None: the load has a dtype; False: cannot)."""
         if loader_dtype(self, loader) is not None:
@@ -188,8 +191,7 @@ class KbitOnSmallModel(Rule):
         if torch is None:
             return False
         name, imports = torch
-        compute = request.keywords.get("bnb_4bit_compute_dtype")
-        precision = "float16" if compute is not None and dtype_name(self, compute.value) == "float16" else "bfloat16"
+        precision = self._precision(request)
         spelling = "torch_dtype" if "torch_dtype" in self.module.code else "dtype"
         anchor = next((a for a in loader.args if a.keyword is not None), None)
         template = anchor if anchor is not None else cst.Arg(keyword=cst.Name("x"), value=cst.Name("x"))
