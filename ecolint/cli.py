@@ -95,10 +95,10 @@ class Run:
         force_exclude: bool,
         unsafe_fixes: bool | None,
     ) -> Run:
+        from ecolint.catalogue import catalogue
         from ecolint.config import SettingsResolver
-        from ecolint.rules import all_rules
 
-        known = frozenset(rule.code for rule in all_rules())
+        known = frozenset(spec.code for spec in catalogue())
         if config_file is not None and not config_file.is_file():
             raise UserError(f"{config_file}: config file not found")
         resolver = SettingsResolver(known, config_file)
@@ -111,16 +111,15 @@ class Run:
         return cls(resolver, list(paths) or ["."], stdin_filename, force_exclude, {})
 
     def linter_for(self, settings: Any, path: Path | None) -> Any:
+        from ecolint.catalogue import catalogue
         from ecolint.engine import Linter
-        from ecolint.rules import all_rules
+        from ecolint.rule_context import RuleContext
 
-        from ecolint.rule import RuleContext
-
-        enabled = settings.enabled([rule.code for rule in all_rules()], path)
+        enabled = settings.enabled([spec.code for spec in catalogue()], path)
         key = (enabled, settings.config_file)
         if key not in self._linters:
             context = RuleContext(models=dict(settings.models), target_gpu=settings.target_gpu)
-            self._linters[key] = Linter([rule for rule in all_rules() if rule.code in enabled], context)
+            self._linters[key] = Linter([spec for spec in catalogue() if spec.code in enabled], context)
         return self._linters[key]
 
     def inputs(self) -> Iterator[tuple[Any, Any, Any]]:

@@ -1,6 +1,6 @@
-"""The rule pages in the top-level `rules/` folder, generated from the rules' docstrings.
+"""What is generated from the rule classes: the `rules/` pages and the rule catalogue.
 
-`python -m ecolint.docs` rewrites them; `--check` exits 1 if they are stale.
+`python -m ecolint.docs` rewrites them; `--check` exits 1 if any is stale.
 """
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from ecolint.catalogue import catalogue_json
 from ecolint.rule import FixAvailability, Rule
 from ecolint.rules import all_rules
 
@@ -44,13 +45,16 @@ def pages() -> dict[str, str]:
 
 def main(argv: list[str]) -> int:
     directory = Path(__file__).resolve().parent.parent / "rules"
+    catalogue_file = Path(__file__).resolve().parent / "data" / "catalogue.json"
     expected = pages()
+    catalogue = catalogue_json(all_rules())
     if "--check" in argv:
         actual = {p.name: p.read_text(encoding="utf-8") for p in directory.glob("*.md")}
-        if actual != expected:
-            print("rules/ is stale: run `python -m ecolint.docs`", file=sys.stderr)
+        if actual != expected or catalogue_file.read_text(encoding="utf-8") != catalogue:
+            print("rules/ or the rule catalogue is stale: run `python -m ecolint.docs`", file=sys.stderr)
             return 1
         return 0
+    catalogue_file.write_text(catalogue, encoding="utf-8")
     directory.mkdir(exist_ok=True)
     for stale in set(p.name for p in directory.glob("*.md")) - set(expected):
         (directory / stale).unlink()

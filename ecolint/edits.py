@@ -49,9 +49,7 @@ def _item_spacing(owner: cst.Call | cst.Dict, items: Sequence[Item]) -> cst.Base
     return cst.SimpleWhitespace(" ")
 
 
-def _to_next_item(
-    ws: cst.BaseParenthesizableWhitespace, spacing: cst.BaseParenthesizableWhitespace
-) -> cst.BaseParenthesizableWhitespace:
+def _to_next_item(ws: cst.BaseParenthesizableWhitespace, spacing: cst.BaseParenthesizableWhitespace) -> cst.BaseParenthesizableWhitespace:
     """`ws` (which may end a line with a comment) re-aimed at the next item's indentation."""
     if isinstance(ws, cst.ParenthesizedWhitespace) and isinstance(spacing, cst.ParenthesizedWhitespace):
         return ws.with_changes(indent=spacing.indent, last_line=spacing.last_line)

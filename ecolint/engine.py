@@ -1,4 +1,4 @@
-"""Lint one source: prefilter → parse once → one batched pass of all rules → suppressions."""
+"""Lint one source: prefilter → parse once → one batched pass of the rules left → suppressions."""
 
 from __future__ import annotations
 
@@ -8,14 +8,17 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from collections.abc import Iterable, Sequence
 
+from ecolint.catalogue import RuleSpec
 from ecolint.diagnostics import SYNTAX_ERROR, Edit, Finding, FixSummary, Location
-from ecolint.fixes import PlannedFix, apply_fixes, text_edits
+from ecolint.prefilter import Prefilter
 from ecolint.sources import Source
 
 if TYPE_CHECKING:
     import libcst as cst
 
-    from ecolint.rule import Report, Rule, RuleContext
+    from ecolint.fixes import PlannedFix
+    from ecolint.rule import Report, Rule
+    from ecolint.rule_context import RuleContext
 
 _NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]+)*))?", re.IGNORECASE)
 _SOURCE_LINES_SHOWN = 4
@@ -51,20 +54,24 @@ def _is_suppressed(finding: Finding, noqa: dict[int, frozenset[str] | None]) -> 
 
 
 class Linter:
-    """Runs a fixed set of rules over sources."""
+    """Runs a fixed set of rules over sources; a rule class is imported when first needed."""
 
-    def __init__(self, rules: Sequence[type[Rule]], context: RuleContext | None = None) -> None:
-        self.rules = tuple(rules)
+    def __init__(self, rules: Sequence[RuleSpec | type[Rule]], context: RuleContext | None = None, prefilter: bool = True) -> None:
+        self.specs = tuple(rule if isinstance(rule, RuleSpec) else RuleSpec.of(rule) for rule in rules)
+        self._classes = {rule.code: rule for rule in rules if not isinstance(rule, RuleSpec)}
+        self.prefilter = Prefilter(self.specs) if prefilter else None
         self.context = context
 
-    def could_match(self, text: str) -> bool:
-        """The cheap text test: False means no enabled rule can flag this text."""
-        return any(rule.could_match(text) for rule in self.rules)
+    def candidates(self, text: str) -> tuple[RuleSpec, ...]:
+        """The rules that could flag `text` (all of them without the prefilter)."""
+        return self.specs if self.prefilter is None else self.prefilter.candidates(text)
 
     def lint(self, source: Source, plan_fixes: bool = False) -> LintResult:
         """Findings of `source`; with plan_fixes, also the node-level fixes to apply."""
-        if not self.rules or not self.could_match(source.text):
+        candidates = self.candidates(source.text)
+        if not candidates:
             return LintResult()
+        rules = [self._rule(spec) for spec in candidates]
         import libcst as cst
 
         try:
@@ -74,19 +81,26 @@ class Linter:
         except RecursionError:
             return LintResult([_syntax_error(source, "too deeply nested to parse", 1, 1)])
         wrapper = cst.MetadataWrapper(module, unsafe_skip_copy=True)
-        from ecolint.rule import RuleContext
+        from ecolint.rule_context import RuleContext
 
         base = self.context or RuleContext()
         context = RuleContext(source.path, base.models, base.target_gpu)
-        visitors = [rule(module, context) for rule in self.rules]
+        visitors = [rule(module, context) for rule in rules]
         wrapper.visit_batched(visitors)
         reports = [report for visitor in visitors for report in visitor.reports]
         result = self._collect(source, wrapper, reports, plan_fixes)
         result.findings = _in_cells(result.findings, source)
         return result
 
+    def _rule(self, spec: RuleSpec) -> type[Rule]:
+        if spec.code not in self._classes:
+            self._classes[spec.code] = spec.load()
+        return self._classes[spec.code]
+
     def _collect(self, source: Source, wrapper: cst.MetadataWrapper, reports: Iterable[Report], plan_fixes: bool) -> LintResult:
         from libcst.metadata import PositionProvider
+
+        from ecolint.fixes import PlannedFix, apply_fixes, text_edits
 
         positions = wrapper.resolve(PositionProvider)
         lines = source.text.splitlines()

@@ -118,9 +118,7 @@ class FixOutcome:
     rounds: int
 
 
-def fix_until_stable(
-    text: str, plan: Callable[[str], tuple[cst.Module, list[PlannedFix]]], unsafe: bool
-) -> FixOutcome:
+def fix_until_stable(text: str, plan: Callable[[str], tuple[cst.Module, list[PlannedFix]]], unsafe: bool) -> FixOutcome:
     """Apply the applicable fixes and re-lint, until nothing changes (bounded rounds).
 
     `plan(text)` lints the text and returns its module and planned fixes. A round

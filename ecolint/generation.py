@@ -135,7 +135,7 @@ class GenerationCalls:
         return loaders[0] if len(loaders) == 1 else None  # type: ignore[return-value]
 
     def kind(self, call: cst.Call) -> Kind | None:
-        """"generate" for a model's `.generate(...)`, "pipeline" for a generation pipeline call."""
+        """ "generate" for a model's `.generate(...)`, "pipeline" for a generation pipeline call."""
         func = call.func
         if isinstance(func, cst.Attribute) and func.attr.value == "generate":
             values, parameters = self._bindings(func.value)

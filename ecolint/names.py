@@ -137,9 +137,7 @@ def literal_value(meta: Any, expr: cst.BaseExpression) -> Any:
     return literal(resolve(meta, expr))
 
 
-def reference_to(
-    meta: Any, at: cst.CSTNode, module: str, obj: str
-) -> tuple[cst.BaseExpression, tuple[tuple[str, str | None], ...]] | None:
+def reference_to(meta: Any, at: cst.CSTNode, module: str, obj: str) -> tuple[cst.BaseExpression, tuple[tuple[str, str | None], ...]] | None:
     """An expression naming `module.obj` at `at`, and the import it needs, if any.
 
     Reuses what the file already imports (`from module import obj as Q` → `Q`,
@@ -187,9 +185,7 @@ def assigned_then_mutated(meta: Any, value: cst.BaseExpression) -> bool:
     scope = meta.get_metadata(ScopeProvider, target, None)
     if not isinstance(target, cst.Name) or scope is None:
         return False
-    return any(
-        isinstance(a, Assignment) and a.node is target and _is_mutated(meta, a) for a in scope.assignments[target.value]
-    )
+    return any(isinstance(a, Assignment) and a.node is target and _is_mutated(meta, a) for a in scope.assignments[target.value])
 
 
 def parameter_default(meta: Any, name: cst.Name) -> cst.BaseExpression | None:

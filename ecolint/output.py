@@ -35,10 +35,10 @@ def _marker(finding: Finding, unsafe: bool) -> str:
 
 
 def _rule_url(code: str) -> str | None:
-    from ecolint.rules import rule_by_code
+    from ecolint.catalogue import spec_by_code
 
-    rule = rule_by_code(code)
-    return rule.url() if rule else None
+    spec = spec_by_code(code)
+    return spec.url() if spec else None
 
 
 def write_findings(findings: Sequence[Finding], fmt: str, stream: IO[str], unsafe: bool) -> None:

@@ -263,7 +263,7 @@ _DTYPES = {"float16": "float16", "half": "float16", "bfloat16": "bfloat16", "flo
 
 
 def dtype_name(meta: Any, expr: cst.BaseExpression) -> str | None:
-    """"float16", "bfloat16" or "float32" for `torch.float16`, `"bfloat16"` and the like."""
+    """ "float16", "bfloat16" or "float32" for `torch.float16`, `"bfloat16"` and the like."""
     value = resolve(meta, expr)
     text = literal(value)
     if isinstance(text, str):

@@ -1,7 +1,8 @@
 """The base of every rule: declared data plus `visit_*` methods that read and report.
 
 A rule is one file in `ecolint/rules/` holding one `Rule` subclass; it is found
-there by `ecolint.rules.all_rules()` with nothing else to register. Its docstring
+there by `ecolint.rules.all_rules()`; `python -m ecolint.docs` records its declared
+fields in the catalogue (`ecolint.catalogue`). Its docstring
 is its documentation (What it does / Why is this bad? / Example / Use instead /
 Fix safety ...), rendered by `ecolint rule` and into the `rules/` pages.
 """
@@ -12,7 +13,6 @@ import enum
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, ClassVar
 
 import libcst as cst
@@ -20,21 +20,13 @@ import libcst as cst
 from ecolint import names
 from ecolint.fixes import Fix
 from ecolint.model_ids import ModelIds
+from ecolint.rule_context import RuleContext
 
 
 class FixAvailability(str, enum.Enum):
     NONE = "none"
     SOMETIMES = "sometimes"
     ALWAYS = "always"
-
-
-@dataclass(frozen=True)
-class RuleContext:
-    """What a rule may know beyond the tree: the file and the project's settings."""
-
-    path: Path | None = None
-    models: Mapping[str, float] = field(default_factory=dict)  # model id → billions of parameters
-    target_gpu: str | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -55,14 +47,15 @@ class Rule(cst.BatchableCSTVisitor):
     name: ClassVar[str]  # kebab-case, names the flagged pattern
     summary: ClassVar[str]  # one line for the catalogue
     fix_availability: ClassVar[FixAvailability] = FixAvailability.NONE
-    # A file whose text contains none of `triggers`, or misses one of `requires`, cannot be
-    # flagged by the rule; when that holds for every enabled rule, the file is not parsed.
+    # What the prefilter (`ecolint.prefilter`) may rely on: the rule flags only code that holds
+    # one of `triggers` and all of `requires` as words outside strings and comments, imports one
+    # of `imports` (if any), and passes `gate`, the name of a function in `ecolint.gates`.
+    # Recorded in the catalogue (`python -m ecolint.docs`), so a file that no rule can flag
+    # is skipped without importing any rule.
     triggers: ClassVar[tuple[str, ...]]
     requires: ClassVar[tuple[str, ...]] = ()
-
-    @classmethod
-    def could_match(cls, text: str) -> bool:
-        return any(t in text for t in cls.triggers) and all(r in text for r in cls.requires)
+    imports: ClassVar[tuple[str, ...]] = ()
+    gate: ClassVar[str | None] = None
 
     METADATA_DEPENDENCIES = names.METADATA
 

@@ -57,6 +57,7 @@ def run(findings: Sequence[Finding], options: MeasureOptions, stream: IO[str], r
             label = f"{workload.finding.code} {workload.model}"
             task = progress.add_task(label)
             search_dirs = [Path(workload.finding.path).resolve().parent, Path.cwd()]
+
             def show(step: str, task: Any = task, label: str = label) -> None:
                 progress.update(task, description=f"{label}: {step}")
 

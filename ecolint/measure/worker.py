@@ -26,9 +26,7 @@ class Worker:
         self.path = ""
 
     def _generate(self, new_tokens: int) -> Any:
-        return self.model.generate(
-            **self.inputs, min_new_tokens=new_tokens, max_new_tokens=new_tokens, do_sample=False, pad_token_id=0
-        )
+        return self.model.generate(**self.inputs, min_new_tokens=new_tokens, max_new_tokens=new_tokens, do_sample=False, pad_token_id=0)
 
     def _sync(self) -> None:
         import torch

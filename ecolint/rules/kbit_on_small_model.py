@@ -153,9 +153,7 @@ class KbitOnSmallModel(Rule):
             removed = [request.config_keyword]
         else:
             removed = [
-                kw
-                for kw in request.keywords.items.values()
-                if kw.name in QUANTIZATION_FLAGS or kw.name.startswith(CONFIG_KEYWORD_PREFIXES)
+                kw for kw in request.keywords.items.values() if kw.name in QUANTIZATION_FLAGS or kw.name.startswith(CONFIG_KEYWORD_PREFIXES)
             ]
         owner = removed[0].container
         if any(kw.container is not owner for kw in removed):

@@ -103,9 +103,11 @@ class UnbatchedGenerationLoop(Rule):
     summary = "`model.generate` or a generation pipeline called once per item in a loop"
     fix_availability = FixAvailability.SOMETIMES
     # `.generate` on a model, or a call of a pipeline (`pipeline(...)`, or a `pipe`/`generator`
-    # parameter), in a file that names transformers: without these words nothing can match.
-    triggers = ("generate", "pipe", "generator")
-    requires = ("transformers",)
+    # parameter), in a loop (`for`, also in comprehensions), in a file that imports the loaders.
+    triggers = ("generate", "pipeline", "pipe", "generator")
+    requires = ("for",)
+    imports = ("transformers", "peft")
+    gate = "generation_in_loop"
 
     METADATA_DEPENDENCIES = (*Rule.METADATA_DEPENDENCIES, ParentNodeProvider, ScopeProvider)
 

@@ -1,0 +1,107 @@
+"""Which rules could flag a text, decided soundly and without LibCST, before any parse.
+
+Each stage runs only on what passed the one before, for the rules still in play:
+1. the raw text holds the rule's words (`triggers`, `requires`) as substrings, and an
+   `import`/`from` statement of one of its packages (`imports`) may name a package;
+2. the code view (strings and comments blanked, so docstrings and comments pass
+   nothing) holds the same words as whole words;
+3. the rule's gate (`ecolint.gates`) accepts the standard library's `ast` of the text.
+A stage may pass a text its rule will not flag; it never rejects one the rule would flag:
+tests compare findings with and without the prefilter on the fixtures and a real tree.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import re
+from collections.abc import Sequence
+
+from ecolint import gates
+from ecolint.catalogue import RuleSpec
+
+
+def _string_pattern() -> re.Pattern[str]:
+    """Comments, and string literals by their quote; f- and t-strings told apart by look-behind.
+
+    Each alternative starts at `#` or a quote, so the scan skips other text at C speed.
+    A plain string whose content is an identifier (a dict key, `"load_in_8bit"`) keeps its
+    content; f-strings keep theirs (their replacement fields are code), with one level of
+    `{...}` that may hold the other quotes (Python 3.12's nested quotes).
+    """
+    alternatives = [r"\#[^\r\n]*+"]
+    for index, quote in enumerate(('"""', "'''", '"', "'")):
+        q = quote[0]
+        line_end = "" if len(quote) == 3 else r"\r\n"
+        # An unclosed string on one line is kept as code (it can only be a misreading).
+        closing = rf"{quote}|\Z" if len(quote) == 3 else q
+        more_quotes = rf"|{q}(?!{q}{q})" if len(quote) == 3 else ""
+        plain = rf"(?:[^{q}\\{line_end}]++|\\[\s\S]{more_quotes})*+(?:{closing})"
+        formatted = rf"(?:[^{q}\\{{{line_end}]++|\\[\s\S]|\{{\{{|\{{[^{{}}]*\}}|\{{{more_quotes})*+(?:{closing})"
+        alternatives.append(
+            rf"{quote}(?:(?:(?<=[fFtT]{quote})|(?<=[fFtT][rR]{quote})|(?<=[rR][fFtT]{quote}))(?P<f{index}>{formatted})"
+            rf"|(?P<k{index}>\w*){quote}|{plain})"
+        )
+    return re.compile("|".join(alternatives))
+
+
+_STRINGS_AND_COMMENTS = _string_pattern()
+_KEPT = "".join(f"\\g<f{i}>\\g<k{i}>" for i in range(4)) + " "
+
+
+def code_view(text: str) -> str:
+    """`text` with comments and string literals blanked, except identifier-like strings and f-strings."""
+    return _STRINGS_AND_COMMENTS.sub(_KEPT, text)
+
+
+@functools.cache
+def _word(word: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<!\w){re.escape(word)}(?!\w)")
+
+
+def _has_word(text: str, word: str) -> bool:
+    return word in text and _word(word).search(text) is not None
+
+
+def imports_any(text: str, packages: Sequence[str]) -> bool:
+    """Whether an import statement may name one of `packages`: `import`/`from` before it on its line,
+    or a backslash continuing the line before (sound: no import of them is missed)."""
+    for package in packages:
+        start = text.find(package)
+        while start >= 0:
+            line_start = text.rfind("\n", 0, start) + 1
+            before = text[line_start:start]
+            if "import" in before or "from" in before or text[:line_start].rstrip("\r\n").endswith("\\"):
+                return True
+            start = text.find(package, start + len(package))
+    return False
+
+
+class Prefilter:
+    """Narrows a fixed set of rules to those that could flag a given text."""
+
+    def __init__(self, specs: Sequence[RuleSpec]) -> None:
+        self.specs = tuple(specs)
+
+    def candidates(self, text: str) -> tuple[RuleSpec, ...]:
+        """The rules that pass all three stages for `text`; a text `ast` cannot parse passes stage 3."""
+        specs = tuple(s for s in self.specs if _substrings(s, text))
+        if not specs:
+            return ()
+        view = code_view(text)
+        specs = tuple(s for s in specs if any(_has_word(view, t) for t in s.triggers) and all(_has_word(view, r) for r in s.requires))
+        if not any(s.gate for s in specs):
+            return specs
+        try:
+            tree = ast.parse(text)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return specs  # LibCST will report it, or read what `ast` could not
+        return tuple(s for s in specs if s.gate is None or getattr(gates, s.gate)(tree))
+
+
+def _substrings(spec: RuleSpec, text: str) -> bool:
+    return (
+        any(t in text for t in spec.triggers)
+        and all(r in text for r in spec.requires)
+        and (not spec.imports or imports_any(text, spec.imports))
+    )
