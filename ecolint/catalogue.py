@@ -32,6 +32,7 @@ class RuleSpec:
     requires: tuple[str, ...] = ()
     imports: tuple[str, ...] = ()
     gate: str | None = None
+    context_words: tuple[str, ...] | None = None
 
     @classmethod
     def of(cls, rule: type[Rule]) -> RuleSpec:
@@ -45,6 +46,7 @@ class RuleSpec:
             tuple(rule.requires),
             tuple(rule.imports),
             rule.gate,
+            None if rule.context_words is None else tuple(rule.context_words),
         )
 
     def load(self) -> type[Rule]:
@@ -66,8 +68,8 @@ def catalogue() -> tuple[RuleSpec, ...]:
     text = resources.files("ecolint").joinpath("data/catalogue.json").read_text(encoding="utf-8")
     specs = []
     for row in json.loads(text):
-        for key in ("triggers", "requires", "imports"):
-            row[key] = tuple(row[key])
+        for key in ("triggers", "requires", "imports", "context_words"):
+            row[key] = None if row[key] is None else tuple(row[key])
         specs.append(RuleSpec(**row))
     return tuple(specs)
 

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 _NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]+)*))?", re.IGNORECASE)
 _SOURCE_LINES_SHOWN = 4
+# Below this size a whole parse is cheap enough; above, checking parses `ecolint.skeleton`'s text.
+SKELETON_MIN_CHARS = 32_000
 
 
 @dataclass
@@ -46,11 +48,11 @@ def suppressed_codes(text: str) -> dict[int, frozenset[str] | None]:
     return rows
 
 
-def _is_suppressed(finding: Finding, noqa: dict[int, frozenset[str] | None]) -> bool:
-    if finding.noqa_row not in noqa:
+def _is_suppressed_at(code: str, row: int, noqa: dict[int, frozenset[str] | None]) -> bool:
+    if row not in noqa:
         return False
-    codes = noqa[finding.noqa_row]
-    return codes is None or finding.code in codes
+    codes = noqa[row]
+    return codes is None or code in codes
 
 
 class Linter:
@@ -74,8 +76,9 @@ class Linter:
         rules = [self._rule(spec) for spec in candidates]
         import libcst as cst
 
+        text = source.text if plan_fixes else _skeleton_or_text(source.text, candidates)
         try:
-            module = cst.parse_module(source.text)
+            module = cst.parse_module(text)
         except cst.ParserSyntaxError as exc:
             return LintResult(_in_cells([_syntax_error(source, exc.message, exc.raw_line, exc.raw_column + 1)], source))
         except RecursionError:
@@ -88,7 +91,7 @@ class Linter:
         visitors = [rule(module, context) for rule in rules]
         wrapper.visit_batched(visitors)
         reports = [report for visitor in visitors for report in visitor.reports]
-        result = self._collect(source, wrapper, reports, plan_fixes)
+        result = self._collect(source, text, wrapper, reports, plan_fixes)
         result.findings = _in_cells(result.findings, source)
         return result
 
@@ -97,7 +100,10 @@ class Linter:
             self._classes[spec.code] = spec.load()
         return self._classes[spec.code]
 
-    def _collect(self, source: Source, wrapper: cst.MetadataWrapper, reports: Iterable[Report], plan_fixes: bool) -> LintResult:
+    def _collect(
+        self, source: Source, parsed: str, wrapper: cst.MetadataWrapper, reports: Iterable[Report], plan_fixes: bool
+    ) -> LintResult:
+        """Locate, suppress and dedupe the reports; `parsed` is the text LibCST parsed (a skeleton, perhaps)."""
         from libcst.metadata import PositionProvider
 
         from ecolint.fixes import PlannedFix, apply_fixes, text_edits
@@ -111,10 +117,13 @@ class Linter:
             where = positions[report.node]
             start = Location(where.start.line, where.start.column + 1)
             end = Location(where.end.line, where.end.column + 1)
+            if (report.rule.code, start) in seen or _is_suppressed_at(report.rule.code, start.row, noqa):
+                continue
+            seen.add((report.rule.code, start))
             summary = None
             if report.fix is not None:
                 fixed = apply_fixes(wrapper.module, [report.fix]).code
-                summary = FixSummary(report.fix.title, report.fix.applicability, text_edits(source.text, fixed))
+                summary = FixSummary(report.fix.title, report.fix.applicability, text_edits(parsed, fixed))
             finding = Finding(
                 code=report.rule.code,
                 name=report.rule.name,
@@ -126,9 +135,6 @@ class Linter:
                 source_lines=tuple(lines[start.row - 1 : min(end.row, start.row + _SOURCE_LINES_SHOWN - 1)]),
                 data=report.data,
             )
-            if (finding.code, start) in seen or _is_suppressed(finding, noqa):
-                continue
-            seen.add((finding.code, start))
             result.findings.append(finding)
             if plan_fixes and report.fix is not None:
                 spans = []
@@ -138,6 +144,22 @@ class Linter:
                 result.planned.append(PlannedFix(report.fix, tuple(spans)))
         result.findings.sort(key=lambda f: (f.location, f.code))
         return result
+
+
+def _skeleton_or_text(text: str, specs: Sequence[RuleSpec]) -> str:
+    """The text to parse for checking: `ecolint.skeleton`'s where every rule allows it and it pays."""
+    if len(text) < SKELETON_MIN_CHARS or any(spec.context_words is None for spec in specs):
+        return text
+    import ast
+
+    from ecolint.skeleton import skeleton
+
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return text
+    words = {word for spec in specs for word in (*spec.triggers, *spec.requires, *(spec.context_words or ()))}
+    return skeleton(text, tree, words) or text
 
 
 def _in_cells(findings: list[Finding], source: Source) -> list[Finding]:

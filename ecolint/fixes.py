@@ -152,9 +152,17 @@ def text_edits(before: str, after: str) -> tuple[Edit, ...]:
     """Minimal edits turning `before` into `after`, as ruff reports them."""
     old = before.splitlines(keepends=True)
     new = after.splitlines(keepends=True)
+    # The common head and tail first: a fix touches a few lines of a possibly long file.
+    head = 0
+    while head < min(len(old), len(new)) and old[head] == new[head]:
+        head += 1
+    tail = 0
+    while tail < min(len(old), len(new)) - head and old[-1 - tail] == new[-1 - tail]:
+        tail += 1
     edits = []
-    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
+    matcher = difflib.SequenceMatcher(None, old[head : len(old) - tail], new[head : len(new) - tail], autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        i1, i2, j1, j2 = i1 + head, i2 + head, j1 + head, j2 + head
         if tag == "equal":
             continue
         old_chunk, new_chunk = "".join(old[i1:i2]), "".join(new[j1:j2])

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import ast
 
-# Callees whose result may be a model or a generation pipeline (`Model.from_pretrained`, ...).
-_LOADERS = frozenset({"from_pretrained", "from_config", "pipeline"})
-# Parameter names that ECO103 takes, by convention, for a model or a pipeline.
-_CONVENTIONAL_HOLDERS = frozenset({"model", "pipe", "generator"})
+# Callees whose result may be a model (`Model.from_pretrained(...)`) or a pipeline, and the
+# parameter names ECO103 takes by convention for one (`model.generate`, `pipe(...)`).
+_MODEL_LOADERS = frozenset({"from_pretrained", "from_config"})
+_PIPELINE_LOADERS = frozenset({"pipeline"})
+_MODEL_PARAMETERS = frozenset({"model"})
+_PIPELINE_PARAMETERS = frozenset({"pipe", "generator"})
 _LOOPS = (ast.For, ast.AsyncFor, ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)  # not `while`: never flagged
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 
@@ -27,58 +29,86 @@ def _last_name(node: ast.AST) -> str | None:
     return None
 
 
-def _target_names(target: ast.AST) -> set[str]:
-    """`x` → x, `self.x` → x, `a, (b, *c)` → a, b, c."""
-    if isinstance(target, (ast.Tuple, ast.List)):
-        return set().union(*(_target_names(e) for e in target.elts))
-    if isinstance(target, ast.Starred):
-        return _target_names(target.value)
-    name = _last_name(target)
-    return {name} if name is not None else set()
-
-
 def generation_in_loop(tree: ast.Module) -> bool:
-    """ECO103: a loop calls `.generate` or a holder of a loaded model or pipeline, or a function that does.
+    """ECO103: a loop calls `.generate` on a model holder or calls a pipeline holder, or a function that does.
 
-    Holders are the targets of assignments whose value calls a loader (by its name or an
-    import alias of it) and the conventional parameter names; over-approximates
-    `ecolint.generation.GenerationCalls.kind` and the rule's helper-function case.
+    Holders are the names and `self` attributes assigned from a loader call (by its name
+    or an import alias of it), and, in a module that imports transformers, parameters with
+    the conventional names; over-approximates `ecolint.generation.GenerationCalls.kind`
+    and the rule's helper-function case.
     """
-    loaders = set(_LOADERS)
+    model_loaders, pipeline_loaders = set(_MODEL_LOADERS), set(_PIPELINE_LOADERS)
     assignments: list[ast.Assign | ast.AnnAssign] = []
     functions: list[ast.FunctionDef | ast.AsyncFunctionDef] = []
     calls_in_loops: list[ast.Call] = []
+    parameters: set[str] = set()
+    imports_transformers = False
     stack: list[tuple[ast.AST, bool]] = [(tree, False)]
     while stack:
         node, in_loop = stack.pop()
         if isinstance(node, ast.Call) and in_loop:
             calls_in_loops.append(node)
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            loaders.update(a.asname for a in node.names if a.asname and a.name.rsplit(".", 1)[-1] in _LOADERS)
+            modules = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
+            imports_transformers = imports_transformers or any(m.split(".")[0] == "transformers" for m in modules)
+            for alias in node.names:
+                imported = alias.name.rsplit(".", 1)[-1]
+                if alias.asname and imported in _MODEL_LOADERS:
+                    model_loaders.add(alias.asname)
+                if alias.asname and imported in _PIPELINE_LOADERS:
+                    pipeline_loaders.add(alias.asname)
         elif isinstance(node, (ast.Assign, ast.AnnAssign)):
             assignments.append(node)
         elif isinstance(node, _FUNCTIONS):
             functions.append(node)
+        elif isinstance(node, ast.arg):
+            parameters.add(node.arg)
         in_loop = in_loop or isinstance(node, _LOOPS)
         stack.extend((child, in_loop) for child in ast.iter_child_nodes(node))
     if not calls_in_loops:
         return False
 
-    def calls_loader(value: ast.AST | None) -> bool:
+    def calls(value: ast.AST | None, loaders: set[str]) -> bool:
         return value is not None and any(isinstance(n, ast.Call) and _last_name(n.func) in loaders for n in ast.walk(value))
 
-    holders = set(_CONVENTIONAL_HOLDERS)
+    conventional = parameters if imports_transformers else set()
+    models, pipelines = _Holders(conventional & _MODEL_PARAMETERS), _Holders(conventional & _PIPELINE_PARAMETERS)
     for assignment in assignments:
-        if calls_loader(assignment.value):
-            targets = assignment.targets if isinstance(assignment, ast.Assign) else [assignment.target]
-            for target in targets:
-                holders |= _target_names(target)
+        targets = assignment.targets if isinstance(assignment, ast.Assign) else [assignment.target]
+        for holders, loaders in ((models, model_loaders), (pipelines, pipeline_loaders)):
+            if calls(assignment.value, loaders):
+                for target in targets:
+                    holders.add(target)
 
     def generates(call: ast.Call) -> bool:
         func = call.func
-        if isinstance(func, ast.Attribute) and func.attr == "generate" and _last_name(func.value) in holders:
+        if isinstance(func, ast.Attribute) and func.attr == "generate" and models.holds(func.value):
             return True
-        return _last_name(func) in holders
+        return pipelines.holds(func)
 
     generating_functions = {f.name for f in functions if any(isinstance(n, ast.Call) and generates(n) for n in ast.walk(f))}
     return any(generates(call) or _last_name(call.func) in generating_functions for call in calls_in_loops)
+
+
+class _Holders:
+    """Names and attribute names that may hold a model (or a pipeline)."""
+
+    def __init__(self, names: set[str]) -> None:
+        self.names = set(names)
+        self.attributes: set[str] = set()
+
+    def add(self, target: ast.AST) -> None:
+        if isinstance(target, (ast.Tuple, ast.List)):
+            for element in target.elts:
+                self.add(element)
+        elif isinstance(target, ast.Starred):
+            self.add(target.value)
+        elif isinstance(target, ast.Name):
+            self.names.add(target.id)
+        elif isinstance(target, ast.Attribute):
+            self.attributes.add(target.attr)
+
+    def holds(self, node: ast.AST) -> bool:
+        if isinstance(node, ast.Name):
+            return node.id in self.names
+        return isinstance(node, ast.Attribute) and node.attr in self.attributes

@@ -16,6 +16,8 @@ import libcst.matchers as m
 from ecolint.names import UNKNOWN, imported_names, literal, parameter_default, resolve
 
 _PARSE_METHODS = frozenset({"parse_args", "parse_known_args", "parse_args_into_dataclasses"})
+# The words of the module-wide reads below (argparse defaults, dataclass fields), for `Rule.context_words`.
+CONTEXT_WORDS = ("add_argument", "dataclass")
 
 
 def _dest(call: cst.Call) -> str | None:

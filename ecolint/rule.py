@@ -56,6 +56,10 @@ class Rule(cst.BatchableCSTVisitor):
     requires: ClassVar[tuple[str, ...]] = ()
     imports: ClassVar[tuple[str, ...]] = ()
     gate: ClassVar[str | None] = None
+    # Beyond the function holding what it flags, the rule reads the module only through name
+    # bindings, imports and these words (so `ecolint.skeleton` may drop other bodies);
+    # None: it reads the whole module.
+    context_words: ClassVar[tuple[str, ...] | None] = None
 
     METADATA_DEPENDENCIES = names.METADATA
 

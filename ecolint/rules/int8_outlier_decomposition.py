@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import libcst as cst
 
+from ecolint import model_ids
+
 from ecolint.diagnostics import Applicability
 from ecolint.edits import insert_after, keyword_like
 from ecolint.fixes import Fix
@@ -75,6 +77,7 @@ class Int8OutlierDecomposition(Rule):
     summary = "8-bit bitsandbytes load that keeps LLM.int8() outlier decomposition on"
     fix_availability = FixAvailability.ALWAYS
     triggers = ("load_in_8bit",)
+    context_words = model_ids.CONTEXT_WORDS
 
     def visit_Call(self, node: cst.Call) -> None:
         for request in quantization_requests(self, node):

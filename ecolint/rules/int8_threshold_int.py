@@ -57,6 +57,7 @@ class Int8ThresholdInt(Rule):
     summary = "`llm_int8_threshold` given as an int, which raises `TypeError`"
     fix_availability = FixAvailability.SOMETIMES
     triggers = ("llm_int8_threshold",)
+    context_words = ()
 
     def visit_Call(self, node: cst.Call) -> None:
         for request in quantization_requests(self, node):

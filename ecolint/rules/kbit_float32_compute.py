@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import libcst as cst
 
+from ecolint import model_ids
+
 from ecolint.diagnostics import Applicability
 from ecolint.edits import insert_after, keyword_like
 from ecolint.fixes import Fix, ImportRequest
@@ -61,6 +63,7 @@ class KbitFloat32Compute(Rule):
     summary = "4-bit load without `bnb_4bit_compute_dtype`, which computes in float32"
     fix_availability = FixAvailability.ALWAYS
     triggers = ("load_in_4bit",)
+    context_words = model_ids.CONTEXT_WORDS
 
     def visit_Call(self, node: cst.Call) -> None:
         for request in quantization_requests(self, node):

@@ -11,7 +11,7 @@ from ecolint.hardware import gpu_memory_gib
 from ecolint.measurable import request_hint
 from ecolint.model_ids import model_argument
 from ecolint.models import ModelSize, is_prequantized, model_size
-from ecolint import apis
+from ecolint import apis, model_ids
 from ecolint.names import imported_names, literal_value, module_reference
 from ecolint.quantization import (
     CONFIG_KEYWORD_PREFIXES,
@@ -96,6 +96,8 @@ class KbitOnSmallModel(Rule):
     summary = "4-bit load of a model small enough that memory is not the constraint"
     fix_availability = FixAvailability.SOMETIMES
     triggers = ("load_in_4bit",)
+    # Model ids, QLoRA training calls anywhere in the module, and the dtype keyword's spelling.
+    context_words = (*model_ids.CONTEXT_WORDS, *sorted(name.rsplit(".", 1)[-1] for name in apis.KBIT_TRAINING), "torch_dtype")
 
     def visit_Module(self, node: cst.Module) -> None:
         self._trains: bool | None = None
