@@ -122,31 +122,59 @@ class Run:
             self._linters[key] = Linter([spec for spec in catalogue() if spec.code in enabled], context)
         return self._linters[key]
 
-    def inputs(self) -> Iterator[tuple[Any, Any, Any]]:
-        """Yield (settings, source or None, finding for an unreadable file or None) per file."""
+    def stdin_input(self) -> tuple[Any, Any, Any] | None:
+        """(settings, source or None, finding if unreadable) for `-`, if it was given."""
+        from ecolint.sources import SourceError, decode
+
+        if "-" not in self.paths:
+            return None
+        named = Path(self.stdin_filename) if self.stdin_filename else None
+        settings = self.resolver.for_path(named or Path.cwd())
+        display = self.stdin_filename or "-"
+        try:
+            return settings, decode(sys.stdin.buffer.read(), display), None
+        except SourceError as exc:
+            return settings, None, _unreadable(display, str(exc))
+
+    def tasks(self) -> list[Any]:
+        """The files to lint, with their settings, in a stable order."""
         from ecolint.discovery import discover
-        from ecolint.sources import SourceError, decode, read_source
+        from ecolint.parallel import Task
 
         file_paths = [p for p in self.paths if p != "-"]
-        if "-" in self.paths:
-            named = Path(self.stdin_filename) if self.stdin_filename else None
-            settings = self.resolver.for_path(named or Path.cwd())
-            display = self.stdin_filename or "-"
-            try:
-                yield settings, decode(sys.stdin.buffer.read(), display), None
-            except SourceError as exc:
-                yield settings, None, _unreadable(display, str(exc))
-        count = 0
-        for path in discover([Path(p) for p in file_paths], self.resolver.for_path, self.force_exclude):
-            count += 1
-            display = _display(path)
-            settings = self.resolver.for_path(path)
-            try:
-                yield settings, read_source(path, display), None
-            except SourceError as exc:
-                yield settings, None, _unreadable(display, str(exc))
-        if file_paths and count == 0:
+        found = discover([Path(p) for p in file_paths], self.resolver.for_path, self.force_exclude)
+        shown: dict[Path, str] = {}  # directory → how it is displayed
+        tasks = []
+        for path in found:
+            if path.parent not in shown:
+                shown[path.parent] = _display(path.parent)
+            display = path.name if shown[path.parent] == "." else os.path.join(shown[path.parent], path.name)
+            tasks.append(Task(path, display, self.resolver.for_file(path)))
+        if file_paths and not tasks:
             click.echo(f"ecolint: warning: no Python files found under {', '.join(file_paths)}", err=True)
+        return tasks
+
+    def inputs(self) -> Iterator[tuple[Any, Any, Any]]:
+        """Yield (settings, source or None, finding for an unreadable file or None) per file."""
+        from ecolint.sources import SourceError, read_source
+
+        stdin = self.stdin_input()
+        if stdin is not None:
+            yield stdin
+        for task in self.tasks():
+            try:
+                yield task.settings, read_source(task.path, task.display), None
+            except SourceError as exc:
+                yield task.settings, None, _unreadable(task.display, str(exc))
+
+    def cache(self, tasks: list[Any], directory: Path | None) -> Any:
+        """The result cache for these tasks' settings, in `directory` or the project's `.ecolint_cache`."""
+        from ecolint.cache import CACHE_DIRECTORY, ResultCache, run_key
+        from ecolint.catalogue import catalogue
+
+        directory = directory or self.resolver.for_path(Path.cwd()).root / CACHE_DIRECTORY
+        settings = sorted({repr(task.settings) for task in tasks})
+        return ResultCache(directory, run_key(catalogue(), settings))
 
 
 def _display(path: Path) -> str:
@@ -186,10 +214,16 @@ def main() -> None:
 @click.option("--pairs", type=click.IntRange(2, 100), default=5, show_default=True, help="With --measure: interleaved A/B pairs.")
 @click.option("--min-seconds", type=click.FloatRange(0.01), default=5.0, show_default=True, help="With --measure: least length of a run.")
 @click.option("--measure-device", type=click.Choice(["cuda", "cpu"]), default="cuda", hidden=True)
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the result cache.")
+@click.option("--cache-dir", type=click.Path(path_type=Path), help="Where the result cache lives [default: .ecolint_cache in the project].")
+@click.option("--jobs", type=click.IntRange(1, 256), help="Worker processes [default: by core count and the number of files].")
 @_guarded
 def check(
     output_format: str,
     exit_zero: bool,
+    no_cache: bool,
+    cache_dir: Path | None,
+    jobs: int | None,
     measure: bool,
     synthetic: bool,
     measure_report: Path | None,
@@ -200,22 +234,24 @@ def check(
 ) -> int:
     """Lint PATHS (files, directories, or - for stdin). Default: the current directory."""
     from ecolint.output import fix_applies, write_findings
+    from ecolint.parallel import lint_all
 
     run = Run.create(**options)
     findings = []
     errors = 0
     unsafe = False
-    for settings, source, problem in run.inputs():
-        unsafe = unsafe or settings.unsafe_fixes
-        if problem is not None:
-            findings.append(problem)
-            continue
-        try:
-            findings.extend(run.linter_for(settings, source.path).lint(source).findings)
-        except Exception as exc:  # noqa: BLE001 - one bad file must not stop the run
-            if os.environ.get("ECOLINT_DEBUG"):
-                raise
-            _error(f"{source.display_name}: internal error: {type(exc).__name__}: {exc}")
+    stdin = run.stdin_input()
+    if stdin is not None:
+        settings, source, problem = stdin
+        unsafe = settings.unsafe_fixes
+        findings.extend([problem] if problem is not None else run.linter_for(settings, None).lint(source).findings)
+    tasks = run.tasks()
+    cache = None if no_cache else run.cache(tasks, cache_dir)
+    for task, outcome in zip(tasks, lint_all(tasks, run.linter_for, cache, jobs)):
+        unsafe = unsafe or task.settings.unsafe_fixes
+        findings.extend(outcome.findings)
+        if outcome.error is not None:
+            _error(outcome.error)
             errors += 1
     write_findings(findings, output_format, sys.stdout, unsafe)
     if output_format == "text":
@@ -308,6 +344,20 @@ def _print_diff(name: str, before: str, after: str) -> None:
     diff = difflib.unified_diff(before.splitlines(keepends=True), after.splitlines(keepends=True), f"a/{name}", f"b/{name}")
     for line in diff:
         sys.stdout.write(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
+
+
+@main.command()
+@click.option("--cache-dir", type=click.Path(path_type=Path), help="The cache to remove [default: .ecolint_cache in the project].")
+@_guarded
+def clean(cache_dir: Path | None) -> int:
+    """Remove the result cache."""
+    from ecolint.cache import CACHE_DIRECTORY
+    from ecolint.cache import clean as remove
+    from ecolint.config import SettingsResolver
+
+    directory = cache_dir or SettingsResolver(frozenset()).for_path(Path.cwd()).root / CACHE_DIRECTORY
+    click.echo(f"Removed {directory}" if remove(directory) else f"No cache at {directory}", err=True)
+    return EXIT_CLEAN
 
 
 @main.command()

@@ -202,9 +202,32 @@ class SettingsResolver:
     config_file: Path | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
     _by_config: dict[Path | None, Settings] = field(default_factory=dict)
+    _config_of_directory: dict[Path, Path | None] = field(default_factory=dict)  # as discovered
+    _config_of_resolved: dict[Path, Path | None] = field(default_factory=dict)
 
     def for_path(self, path: Path) -> Settings:
-        config = self.config_file or find_config(path)
+        return self._settings(self.config_file or find_config(path))
+
+    def for_file(self, path: Path) -> Settings:
+        """`for_path` of a file known to exist, with the config lookup cached per directory."""
+        if self.config_file is not None:
+            return self._settings(self.config_file)
+        directory = path.parent
+        if directory not in self._config_of_directory:
+            self._config_of_directory[directory] = self._nearest(directory.resolve())
+        return self._settings(self._config_of_directory[directory])
+
+    def _nearest(self, directory: Path) -> Path | None:
+        """`find_config` of a resolved directory, each directory read once per run."""
+        if directory not in self._config_of_resolved:
+            pyproject = directory / "pyproject.toml"
+            if pyproject.is_file() and read_table(pyproject) is not None:
+                self._config_of_resolved[directory] = pyproject
+            else:
+                self._config_of_resolved[directory] = None if directory.parent == directory else self._nearest(directory.parent)
+        return self._config_of_resolved[directory]
+
+    def _settings(self, config: Path | None) -> Settings:
         if config not in self._by_config:
             if config is None:
                 settings = Settings(root=Path.cwd())

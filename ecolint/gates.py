@@ -1,7 +1,7 @@
 """Structural gates on the standard library's `ast`: could this rule flag anything here?
 
-A rule names its gate (`Rule.gate`); the prefilter runs it on files that passed the word
-stages, before LibCST. `ast` parses about ten times faster than LibCST and needs no
+A rule names its gate (`Rule.gate`); the prefilter runs it, with the rule's triggers, on
+files that passed the word stages, before LibCST. `ast` parses about ten times faster than LibCST and needs no
 metadata, so a gate can ask structural questions cheaply. A gate over-approximates its
 rule: it may answer True for a module the rule will not flag, never False for one it
 would (tests compare findings with and without the prefilter on fixtures and real trees).
@@ -29,7 +29,22 @@ def _last_name(node: ast.AST) -> str | None:
     return None
 
 
-def generation_in_loop(tree: ast.Module) -> bool:
+def keyword_or_key(tree: ast.Module, words: tuple[str, ...]) -> bool:
+    """The quantization rules: a word is a call's keyword (`load_in_8bit=True`) or a dict's string key.
+
+    `ecolint.quantization` reads keywords only from call arguments and dict entries; a
+    parameter or an attribute of that name (`def __init__(self, load_in_8bit=False)`) is not one.
+    """
+    wanted = set(words)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.keyword) and node.arg in wanted:
+            return True
+        if isinstance(node, ast.Dict) and any(isinstance(k, ast.Constant) and k.value in wanted for k in node.keys):
+            return True
+    return False
+
+
+def generation_in_loop(tree: ast.Module, words: tuple[str, ...]) -> bool:
     """ECO103: a loop calls `.generate` on a model holder or calls a pipeline holder, or a function that does.
 
     Holders are the names and `self` attributes assigned from a loader call (by its name

@@ -4,7 +4,7 @@ Each stage runs only on what passed the one before, for the rules still in play:
 1. the raw text holds the rule's words (`triggers`, `requires`) as substrings, and an
    `import`/`from` statement of one of its packages (`imports`) may name a package;
 2. the code view (strings and comments blanked, so docstrings and comments pass
-   nothing) holds the same words as whole words;
+   nothing) holds the same words as whole words, and the import;
 3. the rule's gate (`ecolint.gates`) accepts the standard library's `ast` of the text.
 A stage may pass a text its rule will not flag; it never rejects one the rule would flag:
 tests compare findings with and without the prefilter on the fixtures and a real tree.
@@ -13,7 +13,6 @@ tests compare findings with and without the prefilter on the fixtures and a real
 from __future__ import annotations
 
 import ast
-import functools
 import re
 from collections.abc import Sequence
 
@@ -54,24 +53,35 @@ def code_view(text: str) -> str:
     return _STRINGS_AND_COMMENTS.sub(_KEPT, text)
 
 
-@functools.cache
-def _word(word: str) -> re.Pattern[str]:
-    return re.compile(rf"(?<!\w){re.escape(word)}(?!\w)")
-
-
 def _has_word(text: str, word: str) -> bool:
-    return word in text and _word(word).search(text) is not None
+    """`word` in `text` with no identifier character either side (`str.find`: a regex look-around scans slowly)."""
+    start = text.find(word)
+    while start >= 0:
+        end = start + len(word)
+        before = text[start - 1] if start else " "
+        after = text[end] if end < len(text) else " "
+        if not (before.isalnum() or before == "_" or after.isalnum() or after == "_"):
+            return True
+        start = text.find(word, start + 1)
+    return False
+
+
+# Before a package's name on its line: `import`/`from` opening the line's statement, whether the
+# line starts it or a `;` / `:` does (`try: import x`). Docstring examples (`>>> from x`) do not match.
+_IMPORT_BEFORE = re.compile(r"(?:.*[;:])?[ \t]*(?:from|import)\b[^;:]*$")
 
 
 def imports_any(text: str, packages: Sequence[str]) -> bool:
-    """Whether an import statement may name one of `packages`: `import`/`from` before it on its line,
-    or a backslash continuing the line before (sound: no import of them is missed)."""
+    """Whether an import statement may name one of `packages` (sound: none is missed).
+
+    An occurrence counts when `_IMPORT_BEFORE` matches the text before it on its line, or
+    the line before ends with a backslash (the statement may have started there).
+    """
     for package in packages:
         start = text.find(package)
         while start >= 0:
-            line_start = text.rfind("\n", 0, start) + 1
-            before = text[line_start:start]
-            if "import" in before or "from" in before or text[:line_start].rstrip("\r\n").endswith("\\"):
+            line_start = max(text.rfind("\n", 0, start), text.rfind("\r", 0, start)) + 1
+            if _IMPORT_BEFORE.match(text, line_start, start) or text[:line_start].rstrip("\r\n").endswith("\\"):
                 return True
             start = text.find(package, start + len(package))
     return False
@@ -89,14 +99,22 @@ class Prefilter:
         if not specs:
             return ()
         view = code_view(text)
-        specs = tuple(s for s in specs if any(_has_word(view, t) for t in s.triggers) and all(_has_word(view, r) for r in s.requires))
+        specs = tuple(s for s in specs if _words_in_code(s, view))
         if not any(s.gate for s in specs):
             return specs
         try:
             tree = ast.parse(text)
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             return specs  # LibCST will report it, or read what `ast` could not
-        return tuple(s for s in specs if s.gate is None or getattr(gates, s.gate)(tree))
+        return tuple(s for s in specs if s.gate is None or getattr(gates, s.gate)(tree, s.triggers))
+
+
+def _words_in_code(spec: RuleSpec, view: str) -> bool:
+    return (
+        any(_has_word(view, t) for t in spec.triggers)
+        and all(_has_word(view, r) for r in spec.requires)
+        and (not spec.imports or imports_any(view, spec.imports))
+    )
 
 
 def _substrings(spec: RuleSpec, text: str) -> bool:

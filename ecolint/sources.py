@@ -60,11 +60,13 @@ def decode(raw: bytes, display_name: str, path: Path | None = None) -> Source:
     return Source(path, display_name, text, encoding, bom)
 
 
-def read_source(path: Path, display_name: str) -> Source:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise SourceError(f"cannot read: {exc.strerror or exc}") from None
+def read_source(path: Path, display_name: str, raw: bytes | None = None) -> Source:
+    """The source of `path` (its bytes `raw`, if already read)."""
+    if raw is None:
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise SourceError(f"cannot read: {exc.strerror or exc}") from None
     if path.suffix == ".ipynb":
         return read_notebook(raw, display_name, path)
     return decode(raw, display_name, path)

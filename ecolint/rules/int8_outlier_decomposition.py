@@ -77,6 +77,7 @@ class Int8OutlierDecomposition(Rule):
     summary = "8-bit bitsandbytes load that keeps LLM.int8() outlier decomposition on"
     fix_availability = FixAvailability.ALWAYS
     triggers = ("load_in_8bit",)
+    gate = "keyword_or_key"
     context_words = model_ids.CONTEXT_WORDS
 
     def visit_Call(self, node: cst.Call) -> None:

@@ -57,6 +57,7 @@ class Int8ThresholdInt(Rule):
     summary = "`llm_int8_threshold` given as an int, which raises `TypeError`"
     fix_availability = FixAvailability.SOMETIMES
     triggers = ("llm_int8_threshold",)
+    gate = "keyword_or_key"
     context_words = ()
 
     def visit_Call(self, node: cst.Call) -> None:

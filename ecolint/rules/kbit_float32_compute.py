@@ -63,6 +63,7 @@ class KbitFloat32Compute(Rule):
     summary = "4-bit load without `bnb_4bit_compute_dtype`, which computes in float32"
     fix_availability = FixAvailability.ALWAYS
     triggers = ("load_in_4bit",)
+    gate = "keyword_or_key"
     context_words = model_ids.CONTEXT_WORDS
 
     def visit_Call(self, node: cst.Call) -> None:

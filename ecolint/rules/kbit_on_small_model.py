@@ -96,6 +96,7 @@ class KbitOnSmallModel(Rule):
     summary = "4-bit load of a model small enough that memory is not the constraint"
     fix_availability = FixAvailability.SOMETIMES
     triggers = ("load_in_4bit",)
+    gate = "keyword_or_key"
     # Model ids, QLoRA training calls anywhere in the module, and the dtype keyword's spelling.
     context_words = (*model_ids.CONTEXT_WORDS, *sorted(name.rsplit(".", 1)[-1] for name in apis.KBIT_TRAINING), "torch_dtype")
 

@@ -61,6 +61,7 @@ class QuantizationKwargToFromPretrained(Rule):
     summary = "`load_in_8bit` / `load_in_4bit` passed to `from_pretrained`, a `TypeError` since transformers 5.0"
     fix_availability = FixAvailability.SOMETIMES
     triggers = QUANTIZATION_FLAGS
+    gate = "keyword_or_key"
     context_words = ()
 
     def visit_Call(self, node: cst.Call) -> None:

@@ -1,0 +1,131 @@
+"""Lint many files: cached results first, the rest here or spread over worker processes.
+
+Workers are forked (they inherit the task list and the run's settings, nothing is
+re-imported), and only when the work pays for them: enough files, more than one core.
+Large files go first so one big file does not finish last on its own.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from ecolint.cache import ResultCache, content_hash
+from ecolint.diagnostics import Finding
+
+# Fewer files than this are linted in this process: starting workers would cost more.
+MIN_FILES_PER_WORKER = 200
+_CHUNK = 8
+
+
+@dataclass(frozen=True)
+class Task:
+    """One file to lint, with the settings that apply to it."""
+
+    path: Path
+    display: str
+    settings: Any
+
+
+@dataclass
+class Outcome:
+    """What linting one file gave: findings, or an internal error's one-line description."""
+
+    findings: list[Finding]
+    error: str | None = None
+    digest: str | None = None  # of the bytes linted, for the cache
+
+
+LinterFor = Callable[[Any, Path], Any]
+_work: tuple[Sequence[Task], LinterFor] | None = None  # set before forking; the workers read it
+
+
+def lint_task(task: Task, linter_for: LinterFor) -> Outcome:
+    """Read and lint one file; an unreadable file is a finding, a crash an error, never raised."""
+    from ecolint.sources import SourceError, read_source
+
+    try:
+        data = task.path.read_bytes()
+        source = read_source(task.path, task.display, data)
+    except SourceError as exc:
+        return Outcome([_unreadable(task.display, str(exc))])
+    except OSError as exc:
+        return Outcome([_unreadable(task.display, f"cannot read: {exc.strerror or exc}")])
+    try:
+        findings = linter_for(task.settings, task.path).lint(source).findings
+    except Exception as exc:  # noqa: BLE001 - one bad file must not stop the run
+        if os.environ.get("ECOLINT_DEBUG"):
+            raise
+        return Outcome([], f"{task.display}: internal error: {type(exc).__name__}: {exc}")
+    return Outcome(findings, digest=content_hash(data))
+
+
+def _lint_chunk(indices: list[int]) -> list[tuple[int, Outcome]]:
+    assert _work is not None
+    tasks, linter_for = _work
+    return [(index, lint_task(tasks[index], linter_for)) for index in indices]
+
+
+def workers_for(count: int, jobs: int | None) -> int:
+    """How many processes to use for `count` files (`jobs`: the user's choice, if any)."""
+    if jobs is not None:
+        return max(1, jobs)
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(cores, count // MIN_FILES_PER_WORKER))
+
+
+def lint_all(tasks: Sequence[Task], linter_for: LinterFor, cache: ResultCache | None, jobs: int | None = None) -> list[Outcome]:
+    """Outcomes of `tasks`, in their order; cached where the cache knows the file unchanged."""
+    global _work
+    outcomes: list[Outcome | None] = [None] * len(tasks)
+    pending = []
+    for index, task in enumerate(tasks):
+        cached = cache.lookup(task.path, task.display) if cache is not None else None
+        if cached is not None:
+            outcomes[index] = Outcome(cached)
+        else:
+            pending.append(index)
+    workers = workers_for(len(pending), jobs)
+    if workers <= 1:
+        for index in pending:
+            outcomes[index] = lint_task(tasks[index], linter_for)
+    else:
+        pending.sort(key=lambda i: _size(tasks[i].path), reverse=True)
+        chunks = [pending[start : start + _CHUNK] for start in range(0, len(pending), _CHUNK)]
+        _work = (tasks, linter_for)
+        try:
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+                for results in pool.map(_lint_chunk, chunks):
+                    for index, outcome in results:
+                        outcomes[index] = outcome
+        finally:
+            _work = None
+    if cache is not None:
+        for index in pending:
+            outcome = outcomes[index]
+            assert outcome is not None
+            if outcome.digest is not None:
+                cache.store(tasks[index].path, outcome.digest, outcome.findings)
+        cache.save()
+    return [outcome for outcome in outcomes if outcome is not None]
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _unreadable(display: str, message: str) -> Finding:
+    from ecolint.diagnostics import UNREADABLE_FILE, Location
+
+    code, name = UNREADABLE_FILE
+    return Finding(code, name, message, display, Location(1, 1), Location(1, 1))
