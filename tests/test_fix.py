@@ -19,7 +19,7 @@ def test_diff_changes_nothing(cli, tmp_path):
     result = cli("fix", "legacy.py")
     assert result.exit_code == 1
     assert "--- a/legacy.py" in result.stdout and "+++ b/legacy.py" in result.stdout
-    expected = 'quantization_config=tf.BitsAndBytesConfig(load_in_8bit=True))'
+    expected = "quantization_config=tf.BitsAndBytesConfig(load_in_8bit=True))"
     assert f'+model = tf.AutoModelForCausalLM.from_pretrained("facebook/opt-350m", {expected}' in result.stdout
     assert path.read_text() == LEGACY
     assert "Would fix 1 finding in 1 file." in result.stderr

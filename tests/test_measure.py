@@ -127,7 +127,7 @@ def test_findings_that_cannot_be_measured_say_why(cli, tmp_path, tiny_model):
 def test_quantized_variant_on_a_machine_without_cuda_is_a_reported_error(cli, tmp_path, tiny_model):
     write(
         tmp_path / "m.py",
-        f'from transformers import AutoModelForCausalLM, BitsAndBytesConfig\n'
+        f"from transformers import AutoModelForCausalLM, BitsAndBytesConfig\n"
         f'c = BitsAndBytesConfig(load_in_8bit=True)\nm = AutoModelForCausalLM.from_pretrained("{tiny_model}", quantization_config=c)\n',
     )
     result = cli("check", "--output-format", "concise", *CPU, "m.py")
@@ -140,7 +140,7 @@ def test_without_gpu_or_extra_measure_is_one_line_and_static_findings_still_prin
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "pynvml" else real(name, *a))
-    write(tmp_path / "m.py", 'from transformers import BitsAndBytesConfig\nc = BitsAndBytesConfig(load_in_8bit=True)\n')
+    write(tmp_path / "m.py", "from transformers import BitsAndBytesConfig\nc = BitsAndBytesConfig(load_in_8bit=True)\n")
     result = cli("check", "--output-format", "concise", "--measure", "m.py")
     assert result.exit_code == 2
     assert result.stdout.startswith("m.py:2:24: ECO101")
@@ -153,7 +153,7 @@ def test_measure_on_the_gpu_with_synthetic_weights(cli, tmp_path):
     """On a GPU runner: ECO101 at the Qwen2-1.5B shape must show the fix saving energy."""
     write(
         tmp_path / "m.py",
-        'from transformers import AutoModelForCausalLM, BitsAndBytesConfig\n'
+        "from transformers import AutoModelForCausalLM, BitsAndBytesConfig\n"
         'c = BitsAndBytesConfig(load_in_8bit=True)\nm = AutoModelForCausalLM.from_pretrained("Qwen/Qwen2-1.5B", quantization_config=c)\n',
     )
     cli("check", "--measure", "--synthetic", "--pairs", "3", "--measure-report", "r.json", "m.py")

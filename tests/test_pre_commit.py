@@ -13,9 +13,7 @@ import pytest
 from conftest import CLEAN, FLAGGED
 
 CHECKOUT = Path(__file__).resolve().parent.parent
-pytestmark = pytest.mark.skipif(
-    not (CHECKOUT / ".git").exists() or shutil.which("git") is None, reason="needs a git checkout of ecolint"
-)
+pytestmark = pytest.mark.skipif(not (CHECKOUT / ".git").exists() or shutil.which("git") is None, reason="needs a git checkout of ecolint")
 
 
 def _git(repo: Path, *args: str) -> None:

@@ -1,0 +1,67 @@
+"""The result cache and worker processes change how fast a run is, never what it reports."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from conftest import CLEAN, FLAGGED, write
+
+ROOT = Path(__file__).parent.parent
+
+
+def _tree(tmp_path: Path) -> None:
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    shutil.copytree(ROOT / "tests" / "fixtures", tmp_path / "fixtures")
+
+
+def _json(cli, *args: str) -> list[dict]:
+    result = cli("check", "--output-format", "json", *args, ".")
+    return json.loads(result.stdout)
+
+
+def test_cold_warm_uncached_and_parallel_runs_report_the_same(cli, tmp_path):
+    _tree(tmp_path)
+    uncached = _json(cli, "--no-cache", "--jobs", "1")
+    assert uncached, "the examples and fixtures hold findings"
+    assert not (tmp_path / ".ecolint_cache").exists()
+    assert _json(cli) == uncached  # cold: fills the cache
+    assert any((tmp_path / ".ecolint_cache").glob("*.json"))
+    assert _json(cli) == uncached  # warm
+    assert _json(cli, "--no-cache", "--jobs", "2") == uncached
+
+
+def test_an_edited_file_is_linted_again(cli, tmp_path):
+    target = write(tmp_path / "app.py", FLAGGED)
+    assert cli("check", ".").exit_code == 1
+    target.write_text(CLEAN, encoding="utf-8")  # same size class, maybe the same second
+    assert cli("check", ".").exit_code == 0
+    target.write_text(FLAGGED, encoding="utf-8")
+    assert cli("check", ".").exit_code == 1
+
+
+def test_settings_are_part_of_the_key(cli, tmp_path):
+    write(tmp_path / "app.py", FLAGGED)
+    assert cli("check", ".").exit_code == 1
+    assert cli("check", "--ignore", "ECO101", ".").exit_code == 0
+    assert cli("check", ".").exit_code == 1
+
+
+def test_a_damaged_or_crafted_cache_is_ignored_and_never_run(cli, tmp_path):
+    write(tmp_path / "app.py", FLAGGED)
+    assert cli("check", ".").exit_code == 1
+    (table,) = (tmp_path / ".ecolint_cache").glob("*.json")
+    table.write_text("{\"x\": \"__import__('os').system('touch pwned')\"", encoding="utf-8")
+    result = cli("check", ".")
+    assert result.exit_code == 1 and "ECO101" in result.stdout
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_clean_removes_the_cache(cli, tmp_path):
+    write(tmp_path / "app.py", FLAGGED)
+    cli("check", ".")
+    assert (tmp_path / ".ecolint_cache").is_dir()
+    result = cli("clean")
+    assert result.exit_code == 0 and not (tmp_path / ".ecolint_cache").exists()
+    assert "No cache" in cli("clean").stderr
