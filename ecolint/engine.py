@@ -14,6 +14,8 @@ from ecolint.prefilter import Prefilter
 from ecolint.sources import Source
 
 if TYPE_CHECKING:
+    import ast
+
     import libcst as cst
 
     from ecolint.fixes import PlannedFix
@@ -64,19 +66,15 @@ class Linter:
         self.prefilter = Prefilter(self.specs) if prefilter else None
         self.context = context
 
-    def candidates(self, text: str) -> tuple[RuleSpec, ...]:
-        """The rules that could flag `text` (all of them without the prefilter)."""
-        return self.specs if self.prefilter is None else self.prefilter.candidates(text)
-
     def lint(self, source: Source, plan_fixes: bool = False) -> LintResult:
         """Findings of `source`; with plan_fixes, also the node-level fixes to apply."""
-        candidates = self.candidates(source.text)
+        candidates, tree = (self.specs, None) if self.prefilter is None else self.prefilter.candidates(source.text)
         if not candidates:
             return LintResult()
         rules = [self._rule(spec) for spec in candidates]
         import libcst as cst
 
-        text = source.text if plan_fixes else _skeleton_or_text(source.text, candidates)
+        text = source.text if plan_fixes else _skeleton_or_text(source.text, candidates, tree)
         try:
             module = cst.parse_module(text)
         except cst.ParserSyntaxError as exc:
@@ -146,17 +144,15 @@ class Linter:
         return result
 
 
-def _skeleton_or_text(text: str, specs: Sequence[RuleSpec]) -> str:
+def _skeleton_or_text(text: str, specs: Sequence[RuleSpec], tree: ast.Module | None) -> str:
     """The text to parse for checking: `ecolint.skeleton`'s where every rule allows it and it pays."""
     if len(text) < SKELETON_MIN_CHARS or any(spec.context_words is None for spec in specs):
         return text
-    import ast
-
+    from ecolint.prefilter import parse_or_none
     from ecolint.skeleton import skeleton
 
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
+    tree = tree or parse_or_none(text)
+    if tree is None:
         return text
     words = {word for spec in specs for word in (*spec.triggers, *spec.requires, *(spec.context_words or ()))}
     return skeleton(text, tree, words) or text

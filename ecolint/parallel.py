@@ -20,7 +20,7 @@ from ecolint.diagnostics import Finding
 
 # Fewer files than this are linted in this process: starting workers would cost more.
 MIN_FILES_PER_WORKER = 200
-_CHUNK = 8
+_CHUNK_BYTES = 256_000
 
 
 @dataclass(frozen=True)
@@ -97,8 +97,7 @@ def lint_all(tasks: Sequence[Task], linter_for: LinterFor, cache: ResultCache | 
         for index in pending:
             outcomes[index] = lint_task(tasks[index], linter_for)
     else:
-        pending.sort(key=lambda i: _size(tasks[i].path), reverse=True)
-        chunks = [pending[start : start + _CHUNK] for start in range(0, len(pending), _CHUNK)]
+        chunks = _chunks(pending, tasks)
         _work = (tasks, linter_for)
         try:
             with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
@@ -115,6 +114,20 @@ def lint_all(tasks: Sequence[Task], linter_for: LinterFor, cache: ResultCache | 
                 cache.store(tasks[index].path, outcome.digest, outcome.findings)
         cache.save()
     return [outcome for outcome in outcomes if outcome is not None]
+
+
+def _chunks(pending: list[int], tasks: Sequence[Task]) -> list[list[int]]:
+    """Largest files first, alone or with others up to `_CHUNK_BYTES`, so the slowest starts at once."""
+    sizes = {index: _size(tasks[index].path) for index in pending}
+    chunks: list[list[int]] = []
+    filled = _CHUNK_BYTES
+    for index in sorted(pending, key=sizes.__getitem__, reverse=True):
+        if filled + sizes[index] > _CHUNK_BYTES:
+            chunks.append([])
+            filled = 0
+        chunks[-1].append(index)
+        filled += sizes[index]
+    return chunks
 
 
 def _size(path: Path) -> int:

@@ -93,20 +93,30 @@ class Prefilter:
     def __init__(self, specs: Sequence[RuleSpec]) -> None:
         self.specs = tuple(specs)
 
-    def candidates(self, text: str) -> tuple[RuleSpec, ...]:
-        """The rules that pass all three stages for `text`; a text `ast` cannot parse passes stage 3."""
+    def candidates(self, text: str) -> tuple[tuple[RuleSpec, ...], ast.Module | None]:
+        """The rules that pass all three stages for `text`, and its `ast` if stage 3 parsed it.
+
+        A text `ast` cannot parse passes stage 3: LibCST will report the error.
+        """
         specs = tuple(s for s in self.specs if _substrings(s, text))
         if not specs:
-            return ()
+            return (), None
         view = code_view(text)
         specs = tuple(s for s in specs if _words_in_code(s, view))
         if not any(s.gate for s in specs):
-            return specs
-        try:
-            tree = ast.parse(text)
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            return specs  # LibCST will report it, or read what `ast` could not
-        return tuple(s for s in specs if s.gate is None or getattr(gates, s.gate)(tree, s.triggers))
+            return specs, None
+        tree = parse_or_none(text)
+        if tree is None:
+            return specs, None
+        return tuple(s for s in specs if s.gate is None or getattr(gates, s.gate)(tree, s.triggers)), tree
+
+
+def parse_or_none(text: str) -> ast.Module | None:
+    """The standard library's tree of `text`, or None where it cannot parse it."""
+    try:
+        return ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
 
 
 def _words_in_code(spec: RuleSpec, view: str) -> bool:
