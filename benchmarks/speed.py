@@ -2,7 +2,7 @@
 
     python benchmarks/speed.py [--pairs 3] [--tree DIR] [--ruff PATH]
 
-Fetches the sdist with `pip download` (once, into benchmarks/.trees/), then alternates
+Fetches the sdist with `pip download` (once, into $TMPDIR/ecolint-benchmarks), then alternates
 ruff and ecolint runs, pair by pair, in three ecolint modes: `--no-cache`, a warm cache,
 and `--no-cache --jobs 1`. Prints each median, its ratio to ruff's median, the peak RSS of
 the largest process, and whether every mode reported the same findings.
@@ -21,8 +21,9 @@ import tempfile
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
 VERSION = "5.23.0"
+# Outside any repository: a tree in a git-ignored folder would be skipped by both tools.
+TREES = Path(tempfile.gettempdir()) / "ecolint-benchmarks"
 
 
 def fetch_tree(trees: Path) -> Path:
@@ -59,7 +60,7 @@ def main() -> int:
     parser.add_argument("--tree", type=Path, help="an unpacked transformers sdist (default: fetch it)")
     parser.add_argument("--ruff", default=shutil.which("ruff") or "ruff")
     args = parser.parse_args()
-    tree = (args.tree or fetch_tree(HERE / ".trees")).resolve()
+    tree = (args.tree or fetch_tree(TREES)).resolve()
     files = sum(1 for _ in tree.rglob("*.py"))
     ecolint = [sys.executable, "-m", "ecolint", "check", "--output-format", "json"]
     with tempfile.TemporaryDirectory() as cache:

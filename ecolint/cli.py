@@ -250,6 +250,8 @@ def check(
     for task, outcome in zip(tasks, lint_all(tasks, run.linter_for, cache, jobs)):
         unsafe = unsafe or task.settings.unsafe_fixes
         findings.extend(outcome.findings)
+        if outcome.warning is not None:
+            click.echo(f"ecolint: warning: {outcome.warning}", err=True)
         if outcome.error is not None:
             _error(outcome.error)
             errors += 1

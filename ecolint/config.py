@@ -57,6 +57,8 @@ class Settings:
     unsafe_fixes: bool = False
     target_gpu: str | None = None
     models: tuple[tuple[str, float], ...] = ()
+    max_file_size: int = 10_000_000  # bytes; a larger file is skipped with a warning
+    file_timeout: float = 60.0  # seconds one file may take before it is skipped with a warning
     _cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def enabled(self, codes: Iterable[str], path: Path | None = None) -> frozenset[str]:
@@ -128,6 +130,12 @@ def _bool(value: Any, key: str, where: Path) -> bool:
     return value
 
 
+def _positive(value: Any, key: str, where: Path) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise ConfigError(f"{where}: [tool.ecolint] `{key}` must be a positive number")
+    return value
+
+
 def _target_gpu(value: Any, where: Path) -> str:
     from ecolint.hardware import gpu_memory_gib, known_gpus
 
@@ -173,6 +181,8 @@ def load_settings(path: Path, known_codes: frozenset[str]) -> Settings:
         "unsafe-fixes": lambda v: {"unsafe_fixes": _bool(v, "unsafe-fixes", path)},
         "target-gpu": lambda v: {"target_gpu": _target_gpu(v, path)},
         "models": lambda v: {"models": _models(v, path)},
+        "max-file-size": lambda v: {"max_file_size": int(_positive(v, "max-file-size", path))},
+        "file-timeout": lambda v: {"file_timeout": float(_positive(v, "file-timeout", path))},
     }
     changes: dict[str, Any] = {}
     for key, value in table.items():

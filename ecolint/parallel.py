@@ -7,9 +7,12 @@ Large files go first so one big file does not finish last on its own.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
-from collections.abc import Sequence
+import signal
+import threading
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +42,7 @@ class Outcome:
     findings: list[Finding]
     error: str | None = None
     digest: str | None = None  # of the bytes linted, for the cache
+    warning: str | None = None  # the file was skipped, and why
 
 
 LinterFor = Callable[[Any, Path], Any]
@@ -49,7 +53,10 @@ def lint_task(task: Task, linter_for: LinterFor) -> Outcome:
     """Read and lint one file; an unreadable file is a finding, a crash an error, never raised."""
     from ecolint.sources import SourceError, read_source
 
+    limit = task.settings.max_file_size
     try:
+        if task.path.stat().st_size > limit:
+            return Outcome([], warning=f"{task.display}: skipped: larger than max-file-size ({limit:,} bytes)")
         data = task.path.read_bytes()
         source = read_source(task.path, task.display, data)
     except SourceError as exc:
@@ -57,12 +64,39 @@ def lint_task(task: Task, linter_for: LinterFor) -> Outcome:
     except OSError as exc:
         return Outcome([_unreadable(task.display, f"cannot read: {exc.strerror or exc}")])
     try:
-        findings = linter_for(task.settings, task.path).lint(source).findings
+        with _time_limit(task.settings.file_timeout):
+            findings = linter_for(task.settings, task.path).lint(source).findings
+    except _Timeout:
+        return Outcome([], warning=f"{task.display}: skipped: took longer than file-timeout ({task.settings.file_timeout:g} s)")
     except Exception as exc:  # noqa: BLE001 - one bad file must not stop the run
         if os.environ.get("ECOLINT_DEBUG"):
             raise
         return Outcome([], f"{task.display}: internal error: {type(exc).__name__}: {exc}")
     return Outcome(findings, digest=content_hash(data))
+
+
+class _Timeout(BaseException):  # not caught by `except Exception` on its way out
+    pass
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float) -> Iterator[None]:
+    """Raise `_Timeout` in this block after `seconds` (a real-time timer; main thread on Unix only)."""
+    usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    if not usable:
+        yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise _Timeout
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _lint_chunk(indices: list[int]) -> list[tuple[int, Outcome]]:

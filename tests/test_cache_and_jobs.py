@@ -65,3 +65,16 @@ def test_clean_removes_the_cache(cli, tmp_path):
     result = cli("clean")
     assert result.exit_code == 0 and not (tmp_path / ".ecolint_cache").exists()
     assert "No cache" in cli("clean").stderr
+
+
+def test_a_file_over_the_size_limit_or_the_time_limit_is_skipped_with_a_warning(cli, tmp_path):
+    write(tmp_path / "app.py", FLAGGED)
+    write(tmp_path / "pyproject.toml", "[tool.ecolint]\nmax-file-size = 10\n")
+    result = cli("check", "--no-cache", ".")
+    assert result.exit_code == 0 and "app.py: skipped: larger than max-file-size (10 bytes)" in result.stderr
+    write(tmp_path / "pyproject.toml", "[tool.ecolint]\nfile-timeout = 0.000001\n")
+    result = cli("check", "--no-cache", ".")
+    assert result.exit_code == 0 and "app.py: skipped: took longer than file-timeout" in result.stderr
+    write(tmp_path / "pyproject.toml", "[tool.ecolint]\nfile-timeout = 0\n")
+    result = cli("check", ".")
+    assert result.exit_code == 2 and "`file-timeout` must be a positive number" in result.stderr

@@ -188,3 +188,15 @@ def test_concise_is_one_line_per_finding(cli, tmp_path):
 def test_no_colour_when_not_a_terminal(cli, tmp_path):
     write(tmp_path / "bad.py", FLAGGED)
     assert "\x1b[" not in cli("check", "bad.py").stdout
+
+
+def test_symlinks_are_not_followed_out_of_the_tree_and_loops_do_not_hang(cli, tmp_path):
+    outside = tmp_path / "outside"
+    write(outside / "secret.py", FLAGGED)
+    tree = tmp_path / "tree"
+    write(tree / "pkg" / "kept.py", FLAGGED)
+    (tree / "pkg" / "loop").symlink_to(tree, target_is_directory=True)
+    (tree / "escape").symlink_to(outside, target_is_directory=True)
+    (tree / "link.py").symlink_to(outside / "secret.py")
+    result = cli("check", "--output-format", "concise", "tree")
+    assert [line.split(":")[0] for line in result.stdout.splitlines()] == ["tree/pkg/kept.py"]
