@@ -117,3 +117,47 @@ def test_rules_folder_is_generated_from_docstrings():
     from ecolint.docs import main
 
     assert main(["--check"]) == 0, "rules/ is stale: run `python -m ecolint.docs`"
+
+
+def test_a_full_disk_is_one_line_and_leaves_the_original_intact(cli, tmp_path, monkeypatch):
+    import errno
+
+    import ecolint.fixes
+
+    target = write(tmp_path / "app.py", FLAGGED)
+    real_fsync = os.fsync
+
+    def disk_full(fd: int) -> None:
+        real_fsync(fd)
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(ecolint.fixes.os, "fsync", disk_full)
+    result = cli("fix", "--apply", "--unsafe-fixes", "app.py")
+    assert result.exit_code == 2
+    assert f"ecolint: error: app.py: cannot write: {os.strerror(errno.ENOSPC)}" in result.stderr
+    assert target.read_text(encoding="utf-8") == FLAGGED
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["app.py"]  # no temporary file left
+
+
+def test_linting_never_runs_the_code_it_reads_nor_any_config_value(cli, tmp_path):
+    """A crafted file and config: if anything were executed, imported or evaluated, `pwned` would exist."""
+    payload = "__import__('pathlib').Path('pwned').touch()"
+    write(
+        tmp_path / "evil.py",
+        f"""\
+        {payload}
+        import evil_helper
+        from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+        MODEL = {payload} or "Qwen/Qwen2-1.5B"
+        model = AutoModelForCausalLM.from_pretrained(MODEL, quantization_config=BitsAndBytesConfig(load_in_4bit=True))
+        for p in prompts:
+            model.generate(eval("{payload}"))
+        """,
+    )
+    write(tmp_path / "evil_helper.py", f"{payload}\n")
+    write(tmp_path / "pyproject.toml", f'[tool.ecolint]\ntarget-gpu = "{payload}"\n')
+    assert cli("check", ".").exit_code == 2  # the config value is rejected, not evaluated
+    write(tmp_path / "pyproject.toml", f'[tool.ecolint.models]\n"{payload}" = 1.0\n')
+    cli("check", ".")
+    cli("fix", ".")
+    assert not (tmp_path / "pwned").exists()
