@@ -1,8 +1,8 @@
 """Findings of unchanged files, kept between runs in `.ecolint_cache/`.
 
 An entry is keyed by the file's content (SHA-256 of its bytes) under a run key made of
-the ecolint version, the catalogue and the settings, so any change to those starts an
-empty table. Like git's index, a file whose size and modification time match its entry,
+the ecolint version, the sizes and times of ecolint's own files, the catalogue and the
+settings, so any change to those (an edited rule too) starts an empty table. Like git's index, a file whose size and modification time match its entry,
 and whose time is not within a second of when the entry was written, is trusted without
 being read; any other file is read and hashed. The table is JSON (a cache checked into
 a cloned repository must not be able to run code) and is replaced atomically, so two runs
@@ -28,8 +28,19 @@ _RACY_NS = 1_000_000_000
 
 
 def run_key(*parts: object) -> str:
-    """A name for one configuration of a run: version, rules and settings."""
-    return hashlib.sha256(repr((__version__, *parts)).encode()).hexdigest()[:24]
+    """A name for one configuration of a run: version, ecolint's own files, rules and settings."""
+    return hashlib.sha256(repr((__version__, _installed_files(), *parts)).encode()).hexdigest()[:24]
+
+
+def _installed_files() -> list[tuple[str, int, int]]:
+    """Name, size and time of every file of the ecolint package: an edited rule is a new key."""
+    package = Path(__file__).parent
+    found = []
+    for path in sorted(package.rglob("*")):
+        if path.suffix in (".py", ".json"):
+            info = path.stat()
+            found.append((str(path.relative_to(package)), info.st_size, info.st_mtime_ns))
+    return found
 
 
 def content_hash(data: bytes) -> str:
