@@ -2,11 +2,12 @@
 
 An entry is keyed by the file's content (SHA-256 of its bytes) under a run key made of
 the ecolint version, the sizes and times of ecolint's own files, the catalogue and the
-settings, so any change to those (an edited rule too) starts an empty table. Like git's index, a file whose size and modification time match its entry,
-and whose time is not within a second of when the entry was written, is trusted without
-being read; any other file is read and hashed. The table is JSON (a cache checked into
-a cloned repository must not be able to run code) and is replaced atomically, so two runs
-sharing it never see half a file; the later writer wins.
+settings, so any change to those (an edited rule too) starts an empty table. Like git's
+index, a file whose size and modification time match its entry, and whose time is not
+within a second of when the entry was written, is trusted without being read; any other
+file is read and hashed. The table is JSON (a cache checked into a cloned repository must
+not be able to run code) and is replaced atomically, so two runs sharing it never see half
+a file; the later writer wins.
 """
 
 from __future__ import annotations
