@@ -124,6 +124,7 @@ class Run:
 
     def stdin_input(self) -> tuple[Any, Any, Any] | None:
         """(settings, source or None, finding if unreadable) for `-`, if it was given."""
+        from ecolint.diagnostics import unreadable_file
         from ecolint.sources import SourceError, decode
 
         if "-" not in self.paths:
@@ -134,7 +135,7 @@ class Run:
         try:
             return settings, decode(sys.stdin.buffer.read(), display), None
         except SourceError as exc:
-            return settings, None, _unreadable(display, str(exc))
+            return settings, None, unreadable_file(display, str(exc))
 
     def tasks(self) -> list[Any]:
         """The files to lint, with their settings, in a stable order."""
@@ -156,6 +157,7 @@ class Run:
 
     def inputs(self) -> Iterator[tuple[Any, Any, Any]]:
         """Yield (settings, source or None, finding for an unreadable file or None) per file."""
+        from ecolint.diagnostics import unreadable_file
         from ecolint.sources import SourceError, read_source
 
         stdin = self.stdin_input()
@@ -165,7 +167,7 @@ class Run:
             try:
                 yield task.settings, read_source(task.path, task.display), None
             except SourceError as exc:
-                yield task.settings, None, _unreadable(task.display, str(exc))
+                yield task.settings, None, unreadable_file(task.display, str(exc))
 
     def cache(self, tasks: list[Any], directory: Path | None) -> Any:
         """The result cache for these tasks' settings, in `directory` or the project's `.ecolint_cache`."""
@@ -183,13 +185,6 @@ def _display(path: Path) -> str:
     except ValueError:
         return str(path)
     return str(path) if relative.startswith("..") else relative
-
-
-def _unreadable(display: str, message: str) -> Any:
-    from ecolint.diagnostics import UNREADABLE_FILE, Finding, Location
-
-    code, name = UNREADABLE_FILE
-    return Finding(code, name, message, display, Location(1, 1), Location(1, 1))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -65,3 +65,9 @@ class Finding:
 
 SYNTAX_ERROR = ("ECO900", "syntax-error")
 UNREADABLE_FILE = ("ECO901", "unreadable-file")
+
+
+def unreadable_file(display: str, message: str) -> Finding:
+    """The finding for a file that could not be read or decoded."""
+    code, name = UNREADABLE_FILE
+    return Finding(code, name, message, display, Location(1, 1), Location(1, 1))

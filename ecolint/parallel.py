@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ecolint.cache import ResultCache, content_hash
-from ecolint.diagnostics import Finding
+from ecolint.diagnostics import Finding, unreadable_file
 
 # Fewer files than this are linted in this process: starting workers would cost more.
 MIN_FILES_PER_WORKER = 200
@@ -60,9 +60,9 @@ def lint_task(task: Task, linter_for: LinterFor) -> Outcome:
         data = task.path.read_bytes()
         source = read_source(task.path, task.display, data)
     except SourceError as exc:
-        return Outcome([_unreadable(task.display, str(exc))])
+        return Outcome([unreadable_file(task.display, str(exc))])
     except OSError as exc:
-        return Outcome([_unreadable(task.display, f"cannot read: {exc.strerror or exc}")])
+        return Outcome([unreadable_file(task.display, f"cannot read: {exc.strerror or exc}")])
     try:
         with _time_limit(task.settings.file_timeout):
             findings = linter_for(task.settings, task.path).lint(source).findings
@@ -169,10 +169,3 @@ def _size(path: Path) -> int:
         return path.stat().st_size
     except OSError:
         return 0
-
-
-def _unreadable(display: str, message: str) -> Finding:
-    from ecolint.diagnostics import UNREADABLE_FILE, Location
-
-    code, name = UNREADABLE_FILE
-    return Finding(code, name, message, display, Location(1, 1), Location(1, 1))

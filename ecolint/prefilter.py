@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from ecolint import gates
 from ecolint.catalogue import RuleSpec
@@ -98,11 +98,11 @@ class Prefilter:
 
         A text `ast` cannot parse passes stage 3: LibCST will report the error.
         """
-        specs = tuple(s for s in self.specs if _substrings(s, text))
+        specs = tuple(s for s in self.specs if _holds(s, text, _contains))
         if not specs:
             return (), None
         view = code_view(text)
-        specs = tuple(s for s in specs if _words_in_code(s, view))
+        specs = tuple(s for s in specs if _holds(s, view, _has_word))
         if not any(s.gate for s in specs):
             return specs, None
         tree = parse_or_none(text)
@@ -119,17 +119,14 @@ def parse_or_none(text: str) -> ast.Module | None:
         return None
 
 
-def _words_in_code(spec: RuleSpec, view: str) -> bool:
+def _holds(spec: RuleSpec, text: str, has: Callable[[str, str], bool]) -> bool:
+    """One of the rule's triggers, all its required words and an import of its packages, as `has` finds words."""
     return (
-        any(_has_word(view, t) for t in spec.triggers)
-        and all(_has_word(view, r) for r in spec.requires)
-        and (not spec.imports or imports_any(view, spec.imports))
-    )
-
-
-def _substrings(spec: RuleSpec, text: str) -> bool:
-    return (
-        any(t in text for t in spec.triggers)
-        and all(r in text for r in spec.requires)
+        any(has(text, t) for t in spec.triggers)
+        and all(has(text, r) for r in spec.requires)
         and (not spec.imports or imports_any(text, spec.imports))
     )
+
+
+def _contains(text: str, word: str) -> bool:
+    return word in text

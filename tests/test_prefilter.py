@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -73,20 +71,3 @@ def test_prefilter_and_skeleton_never_change_findings_on_a_real_tree(monkeypatch
     for path in sample:
         source = Source(path, path.name, path.read_text(encoding="utf-8"))
         assert filtered.lint(source).findings == unfiltered.lint(source).findings, path
-
-
-def _modules_loaded_by(*args: str, cwd: Path) -> set[str]:
-    script = (
-        "import sys\nfrom ecolint.cli import main\n"
-        "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
-        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('libcst', 'torch', 'transformers', 'rich'))\n"
-        "print('LOADED', *loaded)"
-    )
-    done = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, cwd=cwd, check=True)
-    return set(done.stdout.splitlines()[-1].split()[1:])
-
-
-def test_version_and_a_tree_with_nothing_to_parse_import_neither_libcst_nor_the_measure_stack(tmp_path):
-    (tmp_path / "plain.py").write_text('"""Mentions model.generate and load_in_8bit only in prose."""\nx = 1\n')
-    assert _modules_loaded_by("--version", cwd=tmp_path) == set()
-    assert _modules_loaded_by("check", "--no-cache", "--output-format", "concise", ".", cwd=tmp_path) == set()

@@ -1,4 +1,4 @@
-"""Start-up stays cheap: `--version` and `rule` listing do not import the heavy stack."""
+"""Start-up stays cheap: `--version`, and a check with nothing to parse, import no heavy stack."""
 
 from __future__ import annotations
 
@@ -28,3 +28,9 @@ def test_check_never_imports_the_measure_stack(tmp_path):
     modules = _modules_after(["check", "--output-format", "concise", str(tmp_path / "m.py")])
     assert "libcst" in modules
     assert not {"torch", "transformers", "bitsandbytes", "pynvml"} & modules
+
+
+def test_a_tree_with_nothing_to_parse_imports_neither_libcst_nor_rich(tmp_path):
+    (tmp_path / "plain.py").write_text('"""Mentions model.generate and load_in_8bit only in prose."""\nx = 1\n')
+    modules = _modules_after(["check", "--no-cache", "--output-format", "concise", str(tmp_path)])
+    assert not {"libcst", "rich", "torch", "transformers"} & modules
