@@ -10,7 +10,8 @@ from typing import TypeVar, Union
 from collections.abc import Sequence
 
 import libcst as cst
-import libcst.matchers as m
+
+from ecolint.names import find_all
 
 Item = Union[cst.Arg, cst.DictElement]
 Owner = TypeVar("Owner", cst.Call, cst.Dict)
@@ -19,7 +20,7 @@ _NO_SPACE = cst.SimpleWhitespace("")
 
 
 def has_comment(node: cst.CSTNode) -> bool:
-    return bool(m.findall(node, m.Comment()))
+    return bool(find_all(node, cst.Comment))
 
 
 def _items(owner: cst.Call | cst.Dict) -> list[Item]:

@@ -21,11 +21,12 @@ if TYPE_CHECKING:
     from ecolint.fixes import PlannedFix
     from ecolint.rule import Report, Rule
     from ecolint.rule_context import RuleContext
+    from ecolint.skeleton import Skeleton
 
 _NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]+)*))?", re.IGNORECASE)
 _SOURCE_LINES_SHOWN = 4
 # Below this size a whole parse is cheap enough; above, checking parses `ecolint.skeleton`'s text.
-SKELETON_MIN_CHARS = 32_000
+SKELETON_MIN_CHARS = 0
 
 
 @dataclass
@@ -74,9 +75,12 @@ class Linter:
         rules = [self._rule(spec) for spec in candidates]
         import libcst as cst
 
-        text = source.text if plan_fixes else _skeleton_or_text(source.text, candidates, tree)
+        parsed = None if plan_fixes else _skeleton(source.text, candidates, tree)
         try:
-            module = cst.parse_module(text)
+            module = _parse_skeleton(parsed) if parsed is not None else None
+            if module is None:
+                parsed = None
+                module = cst.parse_module(source.text)
         except cst.ParserSyntaxError as exc:
             return LintResult(_in_cells([_syntax_error(source, exc.message, exc.raw_line, exc.raw_column + 1)], source))
         except RecursionError:
@@ -89,7 +93,7 @@ class Linter:
         visitors = [rule(module, context) for rule in rules]
         wrapper.visit_batched(visitors)
         reports = [report for visitor in visitors for report in visitor.reports]
-        result = self._collect(source, text, wrapper, reports, plan_fixes)
+        result = self._collect(source, parsed, wrapper, reports, plan_fixes)
         result.findings = _in_cells(result.findings, source)
         return result
 
@@ -99,9 +103,9 @@ class Linter:
         return self._classes[spec.code]
 
     def _collect(
-        self, source: Source, parsed: str, wrapper: cst.MetadataWrapper, reports: Iterable[Report], plan_fixes: bool
+        self, source: Source, parsed: Skeleton | None, wrapper: cst.MetadataWrapper, reports: Iterable[Report], plan_fixes: bool
     ) -> LintResult:
-        """Locate, suppress and dedupe the reports; `parsed` is the text LibCST parsed (a skeleton, perhaps)."""
+        """Locate, suppress and dedupe the reports; `parsed`: the skeleton LibCST parsed instead of the source, if any."""
         from libcst.metadata import PositionProvider
 
         from ecolint.fixes import PlannedFix, apply_fixes, text_edits
@@ -113,15 +117,18 @@ class Linter:
         seen: set[tuple[str, Location]] = set()
         for report in reports:
             where = positions[report.node]
-            start = Location(where.start.line, where.start.column + 1)
-            end = Location(where.end.line, where.end.column + 1)
+            start = _original(Location(where.start.line, where.start.column + 1), parsed)
+            end = _original(Location(where.end.line, where.end.column + 1), parsed)
             if (report.rule.code, start) in seen or _is_suppressed_at(report.rule.code, start.row, noqa):
                 continue
             seen.add((report.rule.code, start))
             summary = None
             if report.fix is not None:
                 fixed = apply_fixes(wrapper.module, [report.fix]).code
-                summary = FixSummary(report.fix.title, report.fix.applicability, text_edits(parsed, fixed))
+                edits = text_edits(source.text if parsed is None else parsed.text, fixed)
+                if parsed is not None:
+                    edits = tuple(Edit(e.content, _original(e.location, parsed), _original(e.end_location, parsed)) for e in edits)
+                summary = FixSummary(report.fix.title, report.fix.applicability, edits)
             finding = Finding(
                 code=report.rule.code,
                 name=report.rule.name,
@@ -144,18 +151,33 @@ class Linter:
         return result
 
 
-def _skeleton_or_text(text: str, specs: Sequence[RuleSpec], tree: ast.Module | None) -> str:
-    """The text to parse for checking: `ecolint.skeleton`'s where every rule allows it and it pays."""
+def _skeleton(text: str, specs: Sequence[RuleSpec], tree: ast.Module | None) -> Skeleton | None:
+    """`ecolint.skeleton`'s text to parse for checking, where every rule allows it and it pays."""
     if len(text) < SKELETON_MIN_CHARS or any(spec.context_words is None for spec in specs):
-        return text
+        return None
     from ecolint.prefilter import parse_or_none
     from ecolint.skeleton import skeleton
 
     tree = tree or parse_or_none(text)
     if tree is None:
-        return text
+        return None
     words = {word for spec in specs for word in (*spec.triggers, *spec.requires, *(spec.context_words or ()))}
-    return skeleton(text, tree, words) or text
+    return skeleton(text, tree, words)
+
+
+def _parse_skeleton(parsed: Skeleton) -> cst.Module | None:
+    """LibCST's module of a skeleton; None where LibCST's grammar rejects what `ast` accepted."""
+    import libcst as cst
+
+    try:
+        return cst.parse_module(parsed.text)
+    except cst.ParserSyntaxError:
+        return None  # the whole parse reports the error where it is
+
+
+def _original(location: Location, parsed: Skeleton | None) -> Location:
+    """Where a location in the parsed text lies in the source."""
+    return location if parsed is None else Location(parsed.original(location.row), location.column)
 
 
 def _in_cells(findings: list[Finding], source: Source) -> list[Finding]:

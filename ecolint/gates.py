@@ -29,22 +29,70 @@ def _last_name(node: ast.AST) -> str | None:
     return None
 
 
-def keyword_or_key(tree: ast.Module, words: tuple[str, ...]) -> bool:
+class ModuleFacts:
+    """What the gates ask of a module, gathered in one walk of its `ast` (the walk is most of their cost)."""
+
+    def __init__(self, tree: ast.Module) -> None:
+        self.keywords: set[str] = set()  # of call arguments, `f(load_in_8bit=True)`
+        self.keys: set[object] = set()  # constant dict keys, `{"load_in_8bit": True}`
+        self.model_loaders, self.pipeline_loaders = set(_MODEL_LOADERS), set(_PIPELINE_LOADERS)
+        self.assignments: list[ast.Assign | ast.AnnAssign] = []
+        self.functions: list[ast.FunctionDef | ast.AsyncFunctionDef] = []
+        self.loops: list[ast.AST] = []
+        self.parameters: set[str] = set()
+        self.imports_transformers = False
+        for node in ast.walk(tree):
+            kind = type(node)
+            if kind is ast.keyword:
+                self.keywords.add(node.arg)  # type: ignore[attr-defined]
+            elif kind is ast.Dict:
+                self.keys.update(k.value for k in node.keys if type(k) is ast.Constant)  # type: ignore[attr-defined]
+            elif kind is ast.arg:
+                self.parameters.add(node.arg)  # type: ignore[attr-defined]
+            elif kind is ast.Assign or kind is ast.AnnAssign:
+                self.assignments.append(node)  # type: ignore[arg-type]
+            elif kind in _LOOPS:
+                self.loops.append(node)
+            elif kind in _FUNCTIONS:
+                self.functions.append(node)  # type: ignore[arg-type]
+            elif kind is ast.Import or kind is ast.ImportFrom:
+                self._add_import(node)  # type: ignore[arg-type]
+
+    def _add_import(self, node: ast.Import | ast.ImportFrom) -> None:
+        modules = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
+        self.imports_transformers = self.imports_transformers or any(m.split(".")[0] == "transformers" for m in modules)
+        for alias in node.names:
+            imported = alias.name.rsplit(".", 1)[-1]
+            if alias.asname and imported in _MODEL_LOADERS:
+                self.model_loaders.add(alias.asname)
+            if alias.asname and imported in _PIPELINE_LOADERS:
+                self.pipeline_loaders.add(alias.asname)
+
+    def calls_in_loops(self) -> list[ast.Call]:
+        """Every call inside a loop (a nested loop's calls once)."""
+        calls: list[ast.Call] = []
+        inner: set[int] = set()
+        for loop in self.loops:  # outer loops first: `ast.walk` goes breadth first
+            if id(loop) in inner:
+                continue
+            for node in ast.walk(loop):
+                if type(node) is ast.Call:
+                    calls.append(node)  # type: ignore[arg-type]
+                elif node is not loop and type(node) in _LOOPS:
+                    inner.add(id(node))
+        return calls
+
+
+def keyword_or_key(facts: ModuleFacts, words: tuple[str, ...]) -> bool:
     """The quantization rules: a word is a call's keyword (`load_in_8bit=True`) or a dict's string key.
 
     `ecolint.quantization` reads keywords only from call arguments and dict entries; a
     parameter or an attribute of that name (`def __init__(self, load_in_8bit=False)`) is not one.
     """
-    wanted = set(words)
-    for node in ast.walk(tree):
-        if isinstance(node, ast.keyword) and node.arg in wanted:
-            return True
-        if isinstance(node, ast.Dict) and any(isinstance(k, ast.Constant) and k.value in wanted for k in node.keys):
-            return True
-    return False
+    return any(word in facts.keywords or word in facts.keys for word in words)
 
 
-def generation_in_loop(tree: ast.Module, words: tuple[str, ...]) -> bool:
+def generation_in_loop(facts: ModuleFacts, words: tuple[str, ...]) -> bool:
     """ECO103: a loop calls `.generate` on a model holder or calls a pipeline holder, or a function that does.
 
     Holders are the names and `self` attributes assigned from a loader call (by its name
@@ -52,45 +100,18 @@ def generation_in_loop(tree: ast.Module, words: tuple[str, ...]) -> bool:
     the conventional names; over-approximates `ecolint.generation.GenerationCalls.kind`
     and the rule's helper-function case.
     """
-    model_loaders, pipeline_loaders = set(_MODEL_LOADERS), set(_PIPELINE_LOADERS)
-    assignments: list[ast.Assign | ast.AnnAssign] = []
-    functions: list[ast.FunctionDef | ast.AsyncFunctionDef] = []
-    calls_in_loops: list[ast.Call] = []
-    parameters: set[str] = set()
-    imports_transformers = False
-    stack: list[tuple[ast.AST, bool]] = [(tree, False)]
-    while stack:
-        node, in_loop = stack.pop()
-        if isinstance(node, ast.Call) and in_loop:
-            calls_in_loops.append(node)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            modules = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
-            imports_transformers = imports_transformers or any(m.split(".")[0] == "transformers" for m in modules)
-            for alias in node.names:
-                imported = alias.name.rsplit(".", 1)[-1]
-                if alias.asname and imported in _MODEL_LOADERS:
-                    model_loaders.add(alias.asname)
-                if alias.asname and imported in _PIPELINE_LOADERS:
-                    pipeline_loaders.add(alias.asname)
-        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
-            assignments.append(node)
-        elif isinstance(node, _FUNCTIONS):
-            functions.append(node)
-        elif isinstance(node, ast.arg):
-            parameters.add(node.arg)
-        in_loop = in_loop or isinstance(node, _LOOPS)
-        stack.extend((child, in_loop) for child in ast.iter_child_nodes(node))
+    calls_in_loops = facts.calls_in_loops()
     if not calls_in_loops:
         return False
 
     def calls(value: ast.AST | None, loaders: set[str]) -> bool:
         return value is not None and any(isinstance(n, ast.Call) and _last_name(n.func) in loaders for n in ast.walk(value))
 
-    conventional = parameters if imports_transformers else set()
+    conventional = facts.parameters if facts.imports_transformers else set()
     models, pipelines = _Holders(conventional & _MODEL_PARAMETERS), _Holders(conventional & _PIPELINE_PARAMETERS)
-    for assignment in assignments:
+    for assignment in facts.assignments:
         targets = assignment.targets if isinstance(assignment, ast.Assign) else [assignment.target]
-        for holders, loaders in ((models, model_loaders), (pipelines, pipeline_loaders)):
+        for holders, loaders in ((models, facts.model_loaders), (pipelines, facts.pipeline_loaders)):
             if calls(assignment.value, loaders):
                 for target in targets:
                     holders.add(target)
@@ -101,8 +122,11 @@ def generation_in_loop(tree: ast.Module, words: tuple[str, ...]) -> bool:
             return True
         return pipelines.holds(func)
 
-    generating_functions = {f.name for f in functions if any(isinstance(n, ast.Call) and generates(n) for n in ast.walk(f))}
-    return any(generates(call) or _last_name(call.func) in generating_functions for call in calls_in_loops)
+    if any(generates(call) for call in calls_in_loops):
+        return True
+    called = {_last_name(call.func) for call in calls_in_loops}
+    helpers = (f for f in facts.functions if f.name in called)
+    return any(isinstance(n, ast.Call) and generates(n) for f in helpers for n in ast.walk(f))
 
 
 class _Holders:

@@ -13,11 +13,10 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import libcst as cst
-import libcst.matchers as m
 from libcst.metadata import Assignment, ScopeProvider
 
 from ecolint import apis
-from ecolint.names import assigned_value, imported_names, literal
+from ecolint.names import assigned_value, find_all, imported_names, literal
 
 Kind = Literal["generate", "pipeline"]
 
@@ -57,7 +56,7 @@ class GenerationCalls:
     def __init__(self, meta: Any, module: cst.Module) -> None:
         self.meta = meta
         self.module = module
-        self.imports_transformers = any(_imports_transformers(node) for node in m.findall(module, m.Import() | m.ImportFrom()))
+        self.imports_transformers = any(_imports_transformers(node) for node in find_all(module, (cst.Import, cst.ImportFrom)))
         self._attributes: dict[str, list[cst.BaseExpression]] | None = None
 
     def _is_model(self, value: cst.BaseExpression) -> bool:
@@ -118,12 +117,10 @@ class GenerationCalls:
     def _self_attributes(self) -> dict[str, list[cst.BaseExpression]]:
         if self._attributes is None:
             self._attributes = {}
-            pattern = m.Assign(targets=[m.AssignTarget(target=m.Attribute(value=m.Name("self")))])
-            for assign in m.findall(self.module, pattern):
-                assert isinstance(assign, cst.Assign)
-                target = assign.targets[0].target
-                assert isinstance(target, cst.Attribute)
-                self._attributes.setdefault(target.attr.value, []).append(assign.value)
+            for assign in find_all(self.module, cst.Assign):
+                target = assign.targets[0].target if len(assign.targets) == 1 else None
+                if isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name) and target.value.value == "self":
+                    self._attributes.setdefault(target.attr.value, []).append(assign.value)
         return self._attributes
 
     def loader_of(self, call: cst.Call, kind: Kind) -> cst.Call | None:

@@ -11,9 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 import libcst as cst
-import libcst.matchers as m
 
-from ecolint.names import UNKNOWN, imported_names, literal, parameter_default, resolve
+from ecolint.names import UNKNOWN, find_all, imported_names, literal, parameter_default, resolve
 
 _PARSE_METHODS = frozenset({"parse_args", "parse_known_args", "parse_args_into_dataclasses"})
 # The words of the module-wide reads below (argparse defaults, dataclass fields), for `Rule.context_words`.
@@ -56,9 +55,9 @@ class ModelIds:
     def argparse_defaults(self) -> dict[str, str | None]:
         if self._argparse is None:
             self._argparse = {}
-            pattern = m.Call(func=m.Attribute(attr=m.Name("add_argument")))
-            for call in m.findall(self.module, pattern):
-                assert isinstance(call, cst.Call)
+            for call in find_all(self.module, cst.Call):
+                if not (isinstance(call.func, cst.Attribute) and call.func.attr.value == "add_argument"):
+                    continue
                 dest = _dest(call)
                 if dest:
                     self._defaults(self._argparse, dest, _keyword(call, "default"))
@@ -67,8 +66,7 @@ class ModelIds:
     def dataclass_defaults(self) -> dict[str, str | None]:
         if self._fields is None:
             self._fields = {}
-            for klass in m.findall(self.module, m.ClassDef()):
-                assert isinstance(klass, cst.ClassDef)
+            for klass in find_all(self.module, cst.ClassDef):
                 if not any(self._is_dataclass_decorator(d.decorator) for d in klass.decorators):
                     continue
                 for statement in klass.body.body:

@@ -8,7 +8,7 @@ answer "unknown" (`UNKNOWN`, or the expression unchanged) so rules can stay sile
 from __future__ import annotations
 
 import ast
-from typing import Any
+from typing import Any, TypeVar
 
 import libcst as cst
 from libcst.metadata import (
@@ -23,10 +23,31 @@ METADATA = (QualifiedNameProvider, ScopeProvider, ParentNodeProvider)
 
 UNKNOWN: Any = type("Unknown", (), {"__repr__": lambda self: "UNKNOWN"})()
 
-# Methods that change a dict or config object in place: a binding that sees them
-# no longer has the value it was assigned.
-_MUTATING_METHODS = frozenset({"update", "setdefault", "pop", "popitem", "clear", "__setitem__"})
+# Methods that change a dict or config object in place: a binding that sees them no longer
+# has the value it was assigned (`ecolint.skeleton` keeps the functions that may call them).
+MUTATING_METHODS = frozenset({"update", "setdefault", "pop", "popitem", "clear", "__setitem__"})
 _MAX_HOPS = 5
+Found = TypeVar("Found", bound=cst.CSTNode)
+
+
+class _Finder(cst.CSTVisitor):
+    def __init__(self, kind: type[cst.CSTNode] | tuple[type[cst.CSTNode], ...]) -> None:
+        super().__init__()
+        self.kind = kind
+        self.found: list[cst.CSTNode] = []
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if isinstance(node, self.kind):
+            self.found.append(node)
+        return True
+
+
+def find_all(node: cst.CSTNode, kind: type[Found] | tuple[type[Found], ...]) -> list[Found]:
+    """The nodes of a kind under `node`, itself included, in source order
+    (`libcst.matchers.findall` does this too, but importing it costs 0.2 s per process)."""
+    finder = _Finder(kind)
+    node.visit(finder)
+    return finder.found  # type: ignore[return-value]
 
 
 def imported_names(meta: Any, node: cst.CSTNode) -> set[str]:
@@ -71,7 +92,7 @@ def _is_mutated(meta: Any, assignment: Assignment) -> bool:
             if isinstance(grandparent, (cst.AssignTarget, cst.AugAssign, cst.Del)):
                 return True
             if isinstance(grandparent, cst.Call) and isinstance(parent, cst.Attribute):
-                if parent.attr.value in _MUTATING_METHODS:
+                if parent.attr.value in MUTATING_METHODS:
                     return True
         if isinstance(parent, cst.AugAssign) and parent.target is node:
             return True

@@ -108,7 +108,8 @@ class Prefilter:
         tree = parse_or_none(text)
         if tree is None:
             return specs, None
-        return tuple(s for s in specs if s.gate is None or getattr(gates, s.gate)(tree, s.triggers)), tree
+        facts = gates.ModuleFacts(tree)
+        return tuple(s for s in specs if s.gate is None or getattr(gates, s.gate)(facts, s.triggers)), tree
 
 
 def parse_or_none(text: str) -> ast.Module | None:

@@ -1,14 +1,16 @@
-"""A module with the function bodies its rules cannot read blanked, so LibCST parses less.
+"""A module without the functions its rules cannot read, so LibCST parses less.
 
-LibCST's cost is linear in the text and high: a 350 KB test module takes 0.7 s to parse
-and 6 s to resolve scopes, qualified names, parents and positions. A rule that declares
-`context_words` reads beyond the function holding what it flags only through name
-bindings, imports and those words. So, when checking (never when fixing), the body of a
-module-level function or of a method of a module-level class is replaced by `pass` when
-it holds none of: the rules' words, `import` / `global` / `nonlocal`, a name bound at
-module level (it could mutate it), an import alias of a rule word; and nothing outside
-it names the function. Its lines stay, blank, so every position is unchanged.
-"""
+LibCST's cost grows with the nodes it builds, blank lines included, and is high: a
+350 KB test module takes 0.7 s to parse and 6 s to resolve scopes, qualified names,
+parents and positions. A rule that declares `context_words` reads beyond the function
+holding what it flags only through name bindings, imports and those words, never into a
+function it calls. So, when checking (never when fixing), a module-level function or a
+method of a module-level class is left out, decorators included, when the code of its
+body holds none of: the rules' words, `global`, an import alias of a rule word, a
+module-level name it may change in place (`NAME[...]`, `NAME.x = `, `NAME.update(`,
+`setattr`, `del`). Where the text left still names it (or its class would be left
+empty), its header stays with `pass` for a body. Kept lines are kept whole, and
+`Skeleton.rows` maps each back to its row in the source."""
 
 from __future__ import annotations
 
@@ -18,88 +20,150 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from ecolint.prefilter import code_view
+
 _LINES = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 _WORD = re.compile(r"\w+")
-_SCOPE_WORDS = frozenset({"import", "global", "nonlocal"})
+_SCOPE_WORDS = frozenset({"global"})  # rebinds a module-level name (`nonlocal`, `import` bind locals)
+_UNSETTERS = frozenset({"setattr", "delattr", "del"})  # with a module-level name: may change it
 _DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 
 
-@dataclass
-class _Body:
+@dataclass(eq=False)
+class _Function:
     name: str
+    start: int  # 1-based line of its first decorator, or of `def`
     first: int  # 1-based line of the first statement of the body
     last: int
-    indent: str
-    words: Counter[str]
+    indent: str  # of the body
+    words: Counter[str]  # in the code of the whole definition (`ecolint.prefilter.code_view`)
+    header_words: Counter[str]  # in the code of its decorators and `def` line(s)
+    body: str  # the code of its body
+    body_words: set[str]
+    only_child: bool  # the first statement of a class body that holds nothing but functions
 
 
-def _bodies(tree: ast.Module, lines: list[str]) -> list[_Body]:
-    """Bodies of module-level functions and methods that start on a line of their own."""
-    functions = [node for node in tree.body if isinstance(node, _DEFINITIONS)]
-    for klass in (node for node in tree.body if isinstance(node, ast.ClassDef)):
-        functions.extend(node for node in klass.body if isinstance(node, _DEFINITIONS))
-    bodies = []
-    for function in functions:
-        first, last = function.body[0].lineno, function.end_lineno or function.body[-1].lineno
-        indent = lines[first - 1][: function.body[0].col_offset]
-        if first <= function.lineno or indent.strip():
-            continue  # `def f(): return x`: the body shares the header's line
-        words = Counter(_WORD.findall("".join(lines[first - 1 : last])))
-        bodies.append(_Body(function.name, first, last, indent, words))
-    return bodies
+def _functions(tree: ast.Module, lines: list[str]) -> list[_Function]:
+    """Module-level functions and methods whose body starts on a line of its own."""
+    found = []
+    containers: list[tuple[list[ast.stmt], bool]] = [(tree.body, False)]
+    containers += [(node.body, True) for node in tree.body if isinstance(node, ast.ClassDef)]
+    for body, in_class in containers:
+        all_functions = in_class and all(isinstance(s, _DEFINITIONS) for s in body)
+        for position, function in enumerate(body):
+            if not isinstance(function, _DEFINITIONS):
+                continue
+            first, last = function.body[0].lineno, function.end_lineno or function.body[-1].lineno
+            indent = lines[first - 1][: function.body[0].col_offset]
+            if first <= function.lineno or indent.strip():
+                continue  # `def f(): return x`: the body shares the header's line
+            start = min([function.lineno, *(d.lineno for d in function.decorator_list)])
+            header = Counter(_words("".join(lines[start - 1 : first - 1])))
+            code = code_view("".join(lines[first - 1 : last]))
+            body_words = Counter(_WORD.findall(code))
+            only_child = all_functions and position == 0
+            found.append(
+                _Function(function.name, start, first, last, indent, header + body_words, header, code, set(body_words), only_child)
+            )
+    return found
 
 
-def _module_bindings(tree: ast.Module) -> set[str]:
-    """Names a module-level statement assigns (not defs, classes or imports; in a comprehension, only `:=`)."""
+def _words(text: str) -> list[str]:
+    """The words of `text`'s code: comments and strings do not count, identifier-like strings do."""
+    return _WORD.findall(code_view(text))
+
+
+def _module_level(tree: ast.Module) -> tuple[set[str], dict[str, str]]:
+    """Names module-level statements assign (not defs, classes or imports; in a comprehension,
+    only `:=`), and their import aliases (`from x import Trainer as T`: T → Trainer)."""
     names: set[str] = set()
+    aliases: dict[str, str] = {}
     stack: list[tuple[ast.AST, bool]] = [(node, False) for node in tree.body]
     while stack:
         node, in_comprehension = stack.pop()
         if isinstance(node, (*_DEFINITIONS, ast.ClassDef, ast.Lambda)):
             continue
-        if isinstance(node, ast.NamedExpr) and isinstance(node.target, ast.Name):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            aliases.update((a.asname, a.name.rsplit(".", 1)[-1]) for a in node.names if a.asname)
+        elif isinstance(node, ast.NamedExpr) and isinstance(node.target, ast.Name):
             names.add(node.target.id)
         elif isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)) and not in_comprehension:
             names.add(node.id)
         in_comprehension = in_comprehension or isinstance(node, _COMPREHENSIONS)
         stack.extend((child, in_comprehension) for child in ast.iter_child_nodes(node))
-    return names
+    return names, aliases
 
 
-def _aliases_of(tree: ast.Module, words: Iterable[str]) -> set[str]:
-    wanted = set(words)
-    return {
-        alias.asname
-        for node in ast.walk(tree)
-        if isinstance(node, (ast.Import, ast.ImportFrom))
-        for alias in node.names
-        if alias.asname and alias.name.rsplit(".", 1)[-1] in wanted
-    }
+@dataclass(frozen=True)
+class Skeleton:
+    """The text to parse, and for each of its rows the row of the original text it stands for."""
+
+    text: str
+    rows: tuple[int, ...]
+
+    def original(self, row: int) -> int:
+        return self.rows[row - 1] if 0 < row <= len(self.rows) else row
 
 
-def skeleton(text: str, tree: ast.Module, rule_words: Iterable[str]) -> str | None:
-    """`text` with the bodies no rule can read replaced by `pass`; None when none can be dropped."""
+def skeleton(text: str, tree: ast.Module, rule_words: Iterable[str]) -> Skeleton | None:
+    """`text` without the functions no rule can read, or with them stubbed; None when none can go."""
     lines = _LINES.findall(text)
-    bodies = _bodies(tree, lines)
-    if not bodies:
-        return None
-    interesting = set(rule_words) | _SCOPE_WORDS | _module_bindings(tree)
-    interesting |= _aliases_of(tree, interesting)
-    total = Counter(_WORD.findall(text))
-    headers = Counter(body.name for body in bodies)
-    dropped = [body for body in bodies if not interesting.intersection(body.words)]
-    changed = True
-    while changed:  # keep what the kept text names, until nothing more is kept
-        remaining = total - sum((body.words for body in dropped), Counter())
-        kept = [body for body in dropped if remaining[body.name] > headers[body.name]]
-        dropped = [body for body in dropped if body not in kept]
-        changed = bool(kept)
+    functions = _functions(tree, lines)
+    bindings, aliases = _module_level(tree)
+    readable = set(rule_words) | _SCOPE_WORDS
+    readable |= {alias for alias, name in aliases.items() if name in readable}
+    mutated = _mutation_of(bindings) if bindings else None
+    dropped = [f for f in functions if not _readable(f, readable, bindings, mutated)]
     if not dropped:
         return None
-    for body in dropped:
-        for row in range(body.first, body.last + 1):
-            line = lines[row - 1]
-            ending = line[len(line.rstrip("\r\n")) :]
-            lines[row - 1] = f"{body.indent}pass{ending}" if row == body.first else ending
-    return "".join(lines)
+    left = Counter(_words(text))
+    for function in dropped:
+        left.subtract(function.words)
+    stubs: set[int] = set()
+    more = [f for f in dropped if f.only_child or left[f.name] > 0]
+    while more:  # a stub's header comes back, and may name another function
+        stubs.update(id(f) for f in more)
+        for function in more:
+            left.update(function.header_words)
+        more = [f for f in dropped if id(f) not in stubs and left[f.name] > 0]
+    kept: list[str | None] = list(lines)  # None: the row is left out
+    after_marker = 0  # the row after the last left-out stretch
+    for function in sorted(dropped, key=lambda f: f.start):
+        stub = id(function) in stubs
+        first = function.first if stub else function.start
+        last = function.last
+        while last < len(lines) and not lines[last].strip():
+            last += 1  # and the blank lines after it: they lie between statements
+        line = lines[first - 1]
+        ending = line[len(line.rstrip("\r\n")) :]
+        kept[first - 1 : last] = [None] * (last - first + 1)
+        if stub:
+            kept[first - 1] = f"{function.indent}pass{ending}"
+        else:
+            # One empty comment stands for a stretch left out, so an edit next to it maps to
+            # the same side of it in the original.
+            if first != after_marker:
+                kept[first - 1] = f"#{ending}"
+            after_marker = last + 1
+    rows = tuple(row for row, line in enumerate(kept, start=1) if line is not None)
+    return Skeleton("".join(line for line in kept if line is not None), rows)
+
+
+def _mutation_of(names: set[str]) -> re.Pattern[str]:
+    """A use that may change one of `names` in place, as `ecolint.names` sees one: an item or
+    attribute assigned (`NAME[...]`, `NAME.x = `, `NAME.x += `), a mutating method called."""
+    from ecolint.names import MUTATING_METHODS
+
+    name = "|".join(map(re.escape, sorted(names)))
+    methods = "|".join(sorted(MUTATING_METHODS))
+    return re.compile(rf"\b(?:{name})\s*(?:\[|\.\s*\w+\s*[-+*/%&|^@<>]{{0,2}}=(?!=)|\.\s*(?:{methods})\s*\()")
+
+
+def _readable(function: _Function, readable: set[str], bindings: set[str], mutated: re.Pattern[str] | None) -> bool:
+    """Whether a rule may read the body: it holds a rule's word, or may change a module-level object."""
+    if not readable.isdisjoint(function.body_words):
+        return True
+    if mutated is None or bindings.isdisjoint(function.body_words):
+        return False
+    return not _UNSETTERS.isdisjoint(function.body_words) or mutated.search(function.body) is not None

@@ -12,7 +12,7 @@ from ecolint.measurable import request_hint
 from ecolint.model_ids import model_argument
 from ecolint.models import ModelSize, is_prequantized, model_size
 from ecolint import apis, model_ids
-from ecolint.names import imported_names, literal_value, module_reference
+from ecolint.names import find_all, imported_names, literal_value, module_reference
 from ecolint.quantization import (
     CONFIG_KEYWORD_PREFIXES,
     QUANTIZATION_FLAGS,
@@ -106,9 +106,7 @@ class KbitOnSmallModel(Rule):
     def _trains_kbit(self) -> bool:
         """Whether this module sets a model up for k-bit / LoRA training (computed once)."""
         if self._trains is None:
-            import libcst.matchers as m
-
-            self._trains = any(imported_names(self, call.func) & apis.KBIT_TRAINING for call in m.findall(self.module, m.Call()))  # type: ignore[union-attr]
+            self._trains = any(imported_names(self, call.func) & apis.KBIT_TRAINING for call in find_all(self.module, cst.Call))
         return self._trains
 
     def visit_Call(self, node: cst.Call) -> None:

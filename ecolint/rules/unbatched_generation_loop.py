@@ -19,7 +19,7 @@ from ecolint.loops import (
     names_read,
     runs_at_most_once,
 )
-from ecolint.names import is_builtin
+from ecolint.names import find_all, is_builtin
 from ecolint.rule import FixAvailability, Rule
 
 COST = "batching 1 → 8 cuts energy per generated token by 86–87% on H200 (95.7% at batch 64 on A800)"
@@ -160,10 +160,7 @@ class UnbatchedGenerationLoop(Rule):
 
     def _reads_input_or_pads(self, body: cst.CSTNode) -> bool:
         """An interactive loop (`input()`), or a tokenizer already padding a batch."""
-        import libcst.matchers as m
-
-        for call in m.findall(body, m.Call()):
-            assert isinstance(call, cst.Call)
+        for call in find_all(body, cst.Call):
             if is_builtin(self, call.func, "input"):
                 return True
             if any(a.keyword is not None and a.keyword.value == "padding" for a in call.args):
@@ -189,12 +186,9 @@ class UnbatchedGenerationLoop(Rule):
         return self.helpers[id(function)]
 
     def _generates_per_argument(self, function: cst.FunctionDef) -> Kind | None:
-        import libcst.matchers as m
-
         parameters = {p.name.value for p in function.params.params}
         derived = flow_forward(function.body, parameters)
-        for inner in m.findall(function.body, m.Call()):
-            assert isinstance(inner, cst.Call)
+        for inner in find_all(function.body, cst.Call):
             kind = self.calls.kind(inner)
             if kind is None or enclosing_loop(self, inner) is not None:
                 continue
