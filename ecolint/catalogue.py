@@ -30,6 +30,7 @@ class RuleSpec:
     class_name: str
     triggers: tuple[str, ...]
     requires: tuple[str, ...] = ()
+    identifier_strings: bool = True
     imports: tuple[str, ...] = ()
     gate: str | None = None
     context_words: tuple[str, ...] | None = None
@@ -44,6 +45,7 @@ class RuleSpec:
             rule.__qualname__,
             tuple(rule.triggers),
             tuple(rule.requires),
+            rule.identifier_strings,
             tuple(rule.imports),
             rule.gate,
             None if rule.context_words is None else tuple(rule.context_words),

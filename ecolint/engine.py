@@ -161,7 +161,7 @@ def _skeleton(text: str, specs: Sequence[RuleSpec], tree: ast.Module | None) -> 
     tree = tree or parse_or_none(text)
     if tree is None:
         return None
-    words = {word for spec in specs for word in (*spec.triggers, *spec.requires, *(spec.context_words or ()))}
+    words = {word.lstrip(".") for spec in specs for word in (*spec.triggers, *spec.requires, *(spec.context_words or ()))}
     return skeleton(text, tree, words)
 
 

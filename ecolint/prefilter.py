@@ -4,7 +4,8 @@ Each stage runs only on what passed the one before, for the rules still in play:
 1. the raw text holds the rule's words (`triggers`, `requires`) as substrings, and an
    `import`/`from` statement of one of its packages (`imports`) may name a package;
 2. the code view (strings and comments blanked, so docstrings and comments pass
-   nothing) holds the same words as whole words, and the import;
+   nothing; identifier-like strings kept for the rules whose words may be dict keys)
+   holds the same words as whole words (`.word` as an attribute), and the import;
 3. the rule's gate (`ecolint.gates`) accepts the standard library's `ast` of the text.
 A stage may pass a text its rule will not flag; it never rejects one the rule would flag:
 tests compare findings with and without the prefilter on the fixtures and a real tree.
@@ -46,24 +47,37 @@ def _string_pattern() -> re.Pattern[str]:
 
 _STRINGS_AND_COMMENTS = _string_pattern()
 _KEPT = "".join(f"\\g<f{i}>\\g<k{i}>" for i in range(4)) + " "
+_KEPT_CODE = "".join(f"\\g<f{i}>" for i in range(4)) + " "
 
 
-def code_view(text: str) -> str:
-    """`text` with comments and string literals blanked, except identifier-like strings and f-strings."""
-    return _STRINGS_AND_COMMENTS.sub(_KEPT, text)
+def code_view(text: str, identifier_strings: bool = True) -> str:
+    """`text` with comments and string literals blanked, except f-strings and (unless told
+    otherwise) identifier-like strings."""
+    return _STRINGS_AND_COMMENTS.sub(_KEPT if identifier_strings else _KEPT_CODE, text)
 
 
 def _has_word(text: str, word: str) -> bool:
-    """`word` in `text` with no identifier character either side (`str.find`: a regex look-around scans slowly)."""
+    """`word` in `text` with no identifier character either side (`str.find`: a regex look-around
+    scans slowly); `.word`: as an attribute name, after a dot and any blanks or line joins."""
+    attribute = word.startswith(".")
+    word = word.lstrip(".")
     start = text.find(word)
     while start >= 0:
         end = start + len(word)
         before = text[start - 1] if start else " "
         after = text[end] if end < len(text) else " "
         if not (before.isalnum() or before == "_" or after.isalnum() or after == "_"):
-            return True
+            if not attribute or _after_dot(text, start):
+                return True
         start = text.find(word, start + 1)
     return False
+
+
+def _after_dot(text: str, start: int) -> bool:
+    index = start - 1
+    while index >= 0 and text[index] in " \t\r\n\\\f":
+        index -= 1
+    return index >= 0 and text[index] == "."
 
 
 # Before a package's name on its line: `import`/`from` opening the line's statement, whether the
@@ -101,8 +115,8 @@ class Prefilter:
         specs = tuple(s for s in self.specs if _holds(s, text, _contains))
         if not specs:
             return (), None
-        view = code_view(text)
-        specs = tuple(s for s in specs if _holds(s, view, _has_word))
+        views = {flag: code_view(text, flag) for flag in {s.identifier_strings for s in specs}}
+        specs = tuple(s for s in specs if _holds(s, views[s.identifier_strings], _has_word))
         if not any(s.gate for s in specs):
             return specs, None
         tree = parse_or_none(text)
@@ -130,4 +144,4 @@ def _holds(spec: RuleSpec, text: str, has: Callable[[str, str], bool]) -> bool:
 
 
 def _contains(text: str, word: str) -> bool:
-    return word in text
+    return word.lstrip(".") in text

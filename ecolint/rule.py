@@ -48,12 +48,15 @@ class Rule(cst.BatchableCSTVisitor):
     summary: ClassVar[str]  # one line for the catalogue
     fix_availability: ClassVar[FixAvailability] = FixAvailability.NONE
     # What the prefilter (`ecolint.prefilter`) may rely on: the rule flags only code that holds
-    # one of `triggers` and all of `requires` as words outside strings and comments, imports one
-    # of `imports` (if any), and passes `gate`, the name of a function in `ecolint.gates`.
+    # one of `triggers` and all of `requires` as words outside strings and comments (a word
+    # with a leading dot, `.generate`, as an attribute name), or in a string that is an
+    # identifier (a dict key, `"load_in_8bit"`) unless `identifier_strings` is False; imports
+    # one of `imports` (if any), and passes `gate`, the name of a function in `ecolint.gates`.
     # Recorded in the catalogue (`python -m ecolint.docs`), so a file that no rule can flag
     # is skipped without importing any rule.
     triggers: ClassVar[tuple[str, ...]]
     requires: ClassVar[tuple[str, ...]] = ()
+    identifier_strings: ClassVar[bool] = True
     imports: ClassVar[tuple[str, ...]] = ()
     gate: ClassVar[str | None] = None
     # Beyond the function holding what it flags, the rule reads the module only through name

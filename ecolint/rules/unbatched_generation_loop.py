@@ -103,9 +103,11 @@ class UnbatchedGenerationLoop(Rule):
     summary = "`model.generate` or a generation pipeline called once per item in a loop"
     fix_availability = FixAvailability.SOMETIMES
     # `.generate` on a model, or a call of a pipeline (`pipeline(...)`, or a `pipe`/`generator`
-    # parameter), in a loop (`for`, also in comprehensions), in a file that imports the loaders.
-    triggers = ("generate", "pipeline", "pipe", "generator")
+    # parameter), in a loop (`for`, also in comprehensions), in a file that imports the loaders;
+    # none of these words counts in a string.
+    triggers = (".generate", "pipeline", "pipe", "generator")
     requires = ("for",)
+    identifier_strings = False
     imports = ("transformers", "peft")
     gate = "generation_in_loop"
 
