@@ -112,7 +112,8 @@ class Prefilter:
 
         A text `ast` cannot parse passes stage 3: LibCST will report the error.
         """
-        specs = tuple(s for s in self.specs if _holds(s, text, _contains))
+        contains = _Substrings()
+        specs = tuple(s for s in self.specs if _holds(s, text, contains))
         if not specs:
             return (), None
         views = {flag: code_view(text, flag) for flag in {s.identifier_strings for s in specs}}
@@ -143,5 +144,16 @@ def _holds(spec: RuleSpec, text: str, has: Callable[[str, str], bool]) -> bool:
     )
 
 
-def _contains(text: str, word: str) -> bool:
-    return word.lstrip(".") in text
+class _Substrings:
+    """Stage 1's test, `word in text`: each word scanned for once, and not at all when it
+    holds a word already found absent (`pipeline` after `pipe`)."""
+
+    def __init__(self) -> None:
+        self.found: dict[str, bool] = {}
+
+    def __call__(self, text: str, word: str) -> bool:
+        word = word.lstrip(".")
+        if word not in self.found:
+            absent = any(other in word for other, present in self.found.items() if not present)
+            self.found[word] = not absent and word in text
+        return self.found[word]

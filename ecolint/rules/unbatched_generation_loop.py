@@ -105,7 +105,7 @@ class UnbatchedGenerationLoop(Rule):
     # `.generate` on a model, or a call of a pipeline (`pipeline(...)`, or a `pipe`/`generator`
     # parameter), in a loop (`for`, also in comprehensions), in a file that imports the loaders;
     # none of these words counts in a string.
-    triggers = (".generate", "pipeline", "pipe", "generator")
+    triggers = (".generate", "pipe", "pipeline", "generator")
     requires = ("for",)
     identifier_strings = False
     imports = ("transformers", "peft")
