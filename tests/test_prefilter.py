@@ -71,3 +71,68 @@ def test_prefilter_and_skeleton_never_change_findings_on_a_real_tree(monkeypatch
     for path in sample:
         source = Source(path, path.name, path.read_text(encoding="utf-8"))
         assert filtered.lint(source).findings == unfiltered.lint(source).findings, path
+
+
+SKELETON_SOURCE = """\
+from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+
+CONFIG = BitsAndBytesConfig(load_in_8bit=True)
+
+
+@some_decorator
+def unrelated(x):\r
+    return x + 1\r
+
+
+def helper(y):
+    return [y] * 3
+
+
+class Holder:
+    def one(self):
+        return 1
+
+    def two(self):
+        return helper(2)
+
+
+def relax():
+    CONFIG.llm_int8_threshold = 6.0
+
+
+def load(name="facebook/opt-350m"):
+    first = AutoModelForCausalLM.from_pretrained(name, load_in_8bit=True)
+    second = AutoModelForCausalLM.from_pretrained(name, quantization_config=CONFIG)
+    return helper(first), second
+"""
+
+
+def test_skeleton_leaves_out_what_no_rule_reads_and_maps_rows_back():
+    import ast
+
+    from ecolint.skeleton import skeleton
+
+    result = skeleton(SKELETON_SOURCE, ast.parse(SKELETON_SOURCE), {"load_in_8bit", "add_argument", "dataclass"})
+    assert result is not None
+    ast.parse(result.text)  # still Python
+    original = SKELETON_SOURCE.splitlines()
+    for row, line in enumerate(result.text.splitlines(), start=1):
+        if line.strip() not in ("pass", "#"):
+            assert original[result.original(row) - 1] == line
+    assert "return x + 1" not in result.text and "@some_decorator" not in result.text
+    assert "def helper(y):" in result.text and "[y] * 3" not in result.text  # `load` calls it: a stub
+    assert "class Holder:" in result.text and "def one" in result.text  # a class keeps one stub
+    assert "CONFIG.llm_int8_threshold = 6.0" in result.text  # changes a module-level object: kept
+
+
+def test_skeleton_keeps_a_mutated_config_so_the_findings_match_a_whole_parse(monkeypatch):
+    source = Source(None, "load.py", SKELETON_SOURCE)
+    linter = Linter(catalogue())
+    monkeypatch.setattr(ecolint.engine, "SKELETON_MIN_CHARS", 0)
+    skeleton = linter.lint(source).findings
+    monkeypatch.setattr(ecolint.engine, "SKELETON_MIN_CHARS", 10**12)
+    whole = linter.lint(source).findings
+    assert skeleton == whole
+    # The direct 8-bit load is flagged where it is; the mutated CONFIG is not known, so not flagged.
+    row = next(n for n, line in enumerate(SKELETON_SOURCE.splitlines(), start=1) if "first =" in line)
+    assert [(f.code, f.location.row) for f in whole if f.code == "ECO101"] == [("ECO101", row)]
