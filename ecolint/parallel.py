@@ -46,11 +46,13 @@ class Outcome:
 
 
 LinterFor = Callable[[Any, Path], Any]
-_work: tuple[Sequence[Task], LinterFor] | None = None  # set before forking; the workers read it
+_work: tuple[Sequence[Task], LinterFor, bool] | None = None  # set before forking; the workers read it
 
 
-def lint_task(task: Task, linter_for: LinterFor) -> Outcome:
-    """Read and lint one file; an unreadable file is a finding, a crash an error, never raised."""
+def lint_task(task: Task, linter_for: LinterFor, digest: bool = True) -> Outcome:
+    """Read and lint one file; an unreadable file is a finding, a crash an error, never raised.
+
+    With `digest`, the outcome carries the hash of the bytes linted, for the cache."""
     from ecolint.sources import SourceError, read_source
 
     limit = task.settings.max_file_size
@@ -72,7 +74,7 @@ def lint_task(task: Task, linter_for: LinterFor) -> Outcome:
         if os.environ.get("ECOLINT_DEBUG"):
             raise
         return Outcome([], f"{task.display}: internal error: {type(exc).__name__}: {exc}")
-    return Outcome(findings, digest=content_hash(data))
+    return Outcome(findings, digest=content_hash(data) if digest else None)
 
 
 class _Timeout(BaseException):  # not caught by `except Exception` on its way out
@@ -101,8 +103,8 @@ def _time_limit(seconds: float) -> Iterator[None]:
 
 def _lint_chunk(indices: list[int]) -> list[tuple[int, Outcome]]:
     assert _work is not None
-    tasks, linter_for = _work
-    return [(index, lint_task(tasks[index], linter_for)) for index in indices]
+    tasks, linter_for, digest = _work
+    return [(index, lint_task(tasks[index], linter_for, digest)) for index in indices]
 
 
 def workers_for(count: int, jobs: int | None) -> int:
@@ -129,10 +131,10 @@ def lint_all(tasks: Sequence[Task], linter_for: LinterFor, cache: ResultCache | 
     workers = workers_for(len(pending), jobs)
     if workers <= 1:
         for index in pending:
-            outcomes[index] = lint_task(tasks[index], linter_for)
+            outcomes[index] = lint_task(tasks[index], linter_for, cache is not None)
     else:
         chunks = _chunks(pending, tasks)
-        _work = (tasks, linter_for)
+        _work = (tasks, linter_for, cache is not None)
         try:
             with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
                 for results in pool.map(_lint_chunk, chunks):

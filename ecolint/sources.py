@@ -46,18 +46,26 @@ def decode(raw: bytes, display_name: str, path: Path | None = None) -> Source:
         raise SourceError("binary file (contains NUL bytes), not Python source")
     bom = raw.startswith(BOM)
     body = raw[len(BOM) :] if bom else raw
-    try:
-        encoding, _ = tokenize.detect_encoding(io.BytesIO(raw).readline)
-    except SyntaxError as exc:
-        raise SourceError(f"bad encoding declaration: {exc}") from None
-    if encoding == "utf-8-sig":
-        encoding = "utf-8"
+    encoding = "utf-8"
+    if b"coding" in _first_two_lines(raw):  # PEP 263: no cookie there, no other encoding
+        try:
+            encoding, _ = tokenize.detect_encoding(io.BytesIO(raw).readline)
+        except SyntaxError as exc:
+            raise SourceError(f"bad encoding declaration: {exc}") from None
+        if encoding == "utf-8-sig":
+            encoding = "utf-8"
     try:
         text = body.decode(encoding)
     except (UnicodeDecodeError, LookupError) as exc:
         reason = exc.reason if isinstance(exc, UnicodeDecodeError) else str(exc)
         raise SourceError(f"not valid {encoding} text: {reason}") from None
     return Source(path, display_name, text, encoding, bom)
+
+
+def _first_two_lines(raw: bytes) -> bytes:
+    end = raw.find(b"\n")
+    end = raw.find(b"\n", end + 1) if end >= 0 else -1
+    return raw if end < 0 else raw[:end]
 
 
 def read_source(path: Path, display_name: str, raw: bytes | None = None) -> Source:
