@@ -1,6 +1,6 @@
 """The canonical qualified names of the APIs the rules recognise, in one place.
 
-Names include re-export paths: a call matches when LibCST's QualifiedNameProvider
+Names include re-export paths: a call matches when LibCST's scope analysis
 resolves its callee, through imports, to one of these.
 """
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import stat
 
+import pytest
+
 from conftest import FLAGGED, write
 
 LEGACY = """\
@@ -161,3 +163,43 @@ def test_linting_never_runs_the_code_it_reads_nor_any_config_value(cli, tmp_path
     cli("check", ".")
     cli("fix", ".")
     assert not (tmp_path / "pwned").exists()
+
+
+def test_a_fix_killed_at_any_moment_leaves_each_file_original_or_fixed(tmp_path):
+    """SIGKILL during `fix --apply`: every file is whole, either as it was or as fixed, never half-written."""
+    import shutil
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    if not hasattr(signal, "SIGKILL"):
+        pytest.skip("needs SIGKILL")
+    original = FLAGGED + "".join(f"config_{n} = BitsAndBytesConfig(load_in_8bit=True)\n" for n in range(10))
+    names = [f"app_{n}.py" for n in range(12)]
+    command = [sys.executable, "-m", "ecolint", "fix", "--apply", "--unsafe-fixes", *names]
+
+    def fresh(folder):
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir()
+        for name in names:
+            write(folder / name, original)
+        return folder
+
+    done = fresh(tmp_path / "done")
+    started = time.monotonic()
+    subprocess.run(command, cwd=done, capture_output=True, check=False)
+    duration = time.monotonic() - started
+    fixed = (done / names[0]).read_text(encoding="utf-8")
+    assert fixed != original and all((done / n).read_text(encoding="utf-8") == fixed for n in names)
+
+    killed = 0
+    for step in range(1, 8):
+        folder = fresh(tmp_path / f"killed_{step}")
+        process = subprocess.Popen(command, cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(duration * step / 8)
+        process.send_signal(signal.SIGKILL)
+        killed += process.wait() == -signal.SIGKILL
+        for name in names:
+            assert (folder / name).read_text(encoding="utf-8") in (original, fixed), (step, name)
+    assert killed  # the runs were cut short, not finished
