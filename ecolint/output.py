@@ -137,7 +137,7 @@ def _github(findings: Sequence[Finding], stream: IO[str], unsafe: bool) -> None:
                 f"endColumn={f.end_location.column}",
             ]
         )
-        text = f"{f.path}:{f.location.row}:{f.location.column}: {f.code} {f.message}"
+        text = f"{_position(f)}: {f.code} {f.message}"
         stream.write(f"::error {properties}::{_escape(text)}\n")
 
 
@@ -195,6 +195,8 @@ def sarif_log(findings: Iterable[Finding]) -> dict[str, object]:
             "message": {"text": f.message},
             "locations": [{"physicalLocation": {"artifactLocation": artifact, "region": _region(f.location, f.end_location)}}],
         }
+        if f.cell is not None:  # rows and columns count within this code cell of the notebook
+            result["properties"] = {"cell": f.cell}
         if f.fix is not None and f.fix.edits:
             result["fixes"] = [
                 {

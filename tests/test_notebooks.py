@@ -44,6 +44,10 @@ def test_cells_are_one_module_and_findings_name_their_cell(cli, tmp_path):
     assert (first["cell"], first["location"], first["noqa_row"]) == (3, {"row": 1, "column": 29}, 1)
     assert (second["cell"], second["location"]) == (5, {"row": 2, "column": 27})
     assert second["fix"]["edits"][0]["location"]["row"] == 2
+    github = cli("check", "--output-format", "github", "demo.ipynb").stdout.splitlines()
+    assert [line.split("::")[2].split(": ")[0] for line in github] == ["demo.ipynb:cell 3:1:29", "demo.ipynb:cell 5:2:27"]
+    sarif = json.loads(cli("check", "--output-format", "sarif", "demo.ipynb").stdout)["runs"][0]["results"]
+    assert [(r["properties"]["cell"], r["locations"][0]["physicalLocation"]["region"]["startLine"]) for r in sarif] == [(3, 1), (5, 2)]
 
 
 def test_fix_rewrites_only_the_changed_cells_and_keeps_everything_else(cli, tmp_path):
