@@ -69,6 +69,8 @@ def test_exclude_replaces_defaults_and_extend_exclude_adds(cli, tmp_path):
         ('unsafe-fixes = "yes"', "`unsafe-fixes` must be true or false"),
         ('per-file-ignores = ["a"]', "`per-file-ignores` must be a table"),
         ("select = [", "invalid TOML"),
+        ('target-gpu = "TPU"', "`target-gpu` must be one of: B200, H200"),
+        ('[tool.ecolint.models]\n"a/b" = "7B"', "`a/b` must be a positive number"),
     ],
 )
 def test_bad_config_is_one_line_naming_file_and_key(cli, tmp_path, table, message):
