@@ -53,18 +53,16 @@ def lint_task(task: Task, linter_for: LinterFor, digest: bool = True) -> Outcome
     """Read and lint one file; an unreadable file is a finding, a crash an error, never raised.
 
     With `digest`, the outcome carries the hash of the bytes linted, for the cache."""
-    from ecolint.sources import SourceError, read_source
+    from ecolint.sources import SourceError, read_bytes, read_source
 
     limit = task.settings.max_file_size
+    if _size(task.path) > limit:
+        return Outcome([], warning=f"{task.display}: skipped: larger than max-file-size ({limit:,} bytes)")
     try:
-        if task.path.stat().st_size > limit:
-            return Outcome([], warning=f"{task.display}: skipped: larger than max-file-size ({limit:,} bytes)")
-        data = task.path.read_bytes()
+        data = read_bytes(task.path)
         source = read_source(task.path, task.display, data)
     except SourceError as exc:
         return Outcome([unreadable_file(task.display, str(exc))])
-    except OSError as exc:
-        return Outcome([unreadable_file(task.display, f"cannot read: {exc.strerror or exc}")])
     try:
         with _time_limit(task.settings.file_timeout):
             findings = linter_for(task.settings, task.path).lint(source).findings

@@ -68,13 +68,18 @@ def _first_two_lines(raw: bytes) -> bytes:
     return raw if end < 0 else raw[:end]
 
 
+def read_bytes(path: Path) -> bytes:
+    """The file's bytes; SourceError saying why when it cannot be read."""
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise SourceError(f"cannot read: {exc.strerror or exc}") from None
+
+
 def read_source(path: Path, display_name: str, raw: bytes | None = None) -> Source:
     """The source of `path` (its bytes `raw`, if already read)."""
     if raw is None:
-        try:
-            raw = path.read_bytes()
-        except OSError as exc:
-            raise SourceError(f"cannot read: {exc.strerror or exc}") from None
+        raw = read_bytes(path)
     if path.suffix == ".ipynb":
         return read_notebook(raw, display_name, path)
     return decode(raw, display_name, path)
