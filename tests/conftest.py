@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
 
@@ -61,3 +62,16 @@ def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(textwrap.dedent(text), encoding="utf-8")
     return path
+
+
+def _hypothesis_profiles() -> None:
+    """`ci` (the default): reproducible and bounded; `deep`: many more cases, for a local hunt."""
+    from hypothesis import HealthCheck, settings
+
+    relaxed = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
+    settings.register_profile("ci", max_examples=60, derandomize=True, database=None, **relaxed)
+    settings.register_profile("deep", max_examples=3000, **relaxed)
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+_hypothesis_profiles()
