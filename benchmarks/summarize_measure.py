@@ -25,6 +25,12 @@ EVIDENCE = {
 }
 
 
+def _seconds(finding: dict) -> str:
+    """The measurement's seconds, and the one-time weight build where a report (schema 2+) separates it."""
+    built = finding.get("weights_seconds", 0.0)
+    return f"{finding['seconds']:.0f}" + (f" (+{built:.0f} weights)" if built >= 1 else "")
+
+
 def rows(paths: list[Path]) -> list[str]:
     lines = [
         "| shape | finding | compares | evidence J/1k | measured J/1k (median) | Δ [95% CI] | verdict"
@@ -46,7 +52,7 @@ def rows(paths: list[Path]) -> list[str]:
                 f"| {shape} | {f['code']} | {compares} | {evidence} | "
                 f"{a['median']['joules_per_1k_tokens']:,.0f} → {b['median']['joules_per_1k_tokens']:,.0f} | "
                 f"{f['delta']['percent']:+.1f}% [{low:+.1f}, {high:+.1f}] | {f['delta']['verdict']} | "
-                f"{a['cv']:.1%} / {b['cv']:.1%} | {shortest:.1f} s | {f['seconds']:.0f} |"
+                f"{a['cv']:.1%} / {b['cv']:.1%} | {shortest:.1f} s | {_seconds(f)} |"
             )
     return lines
 

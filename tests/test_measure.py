@@ -72,10 +72,11 @@ def test_measure_end_to_end_on_a_local_model(cli, tmp_path, tiny_model):
     assert "ECO103" in result.stdout and "Δ energy [95% CI]" in result.stdout
     assert "energy read with: estimated-no-gpu" in result.stdout
     report = json.loads((tmp_path / "report.json").read_text())
-    assert report["schema_version"] == 1 and report["settings"]["pairs"] == 3
+    assert report["schema_version"] == 2 and report["settings"]["pairs"] == 3
     assert set(report["libraries"]) >= {"torch", "transformers", "bitsandbytes"}
     (finding,) = report["findings"]
     assert finding["status"] == "measured" and finding["weights"] == "local path"
+    assert finding["seconds"] > 0 and finding["weights_seconds"] >= 0
     assert finding["flagged"]["variant"]["batch"] == 1 and finding["fixed"]["variant"]["batch"] == 8
     for arm in ("flagged", "fixed"):
         assert len(finding[arm]["runs"]) == 3

@@ -13,7 +13,7 @@ from ecolint import __version__
 from ecolint.measure.runner import Arm, Measurement, MeasureOptions
 from ecolint.measure.workloads import Unmeasurable
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: `seconds` no longer counts `weights_seconds`
 
 
 def _where(finding: Any) -> str:
@@ -99,6 +99,7 @@ def report(results: Sequence[Measurement], skipped: Sequence[Unmeasurable], opti
                 "energy_reading": result.meter,
                 "status": "error" if result.error else "measured",
                 "error": result.error,
+                "weights_seconds": round(result.weights_seconds, 1),
                 "seconds": round(result.seconds, 1),
                 "flagged": _arm(result.flagged),
                 "fixed": _arm(result.fixed),

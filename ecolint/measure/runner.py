@@ -49,7 +49,8 @@ class Measurement:
     fixed: Arm | None = None
     delta: Delta | None = None
     error: str | None = None
-    seconds: float = 0.0
+    weights_seconds: float = 0.0  # finding the weights, or building random ones (once per model: cached)
+    seconds: float = 0.0  # the measurement itself: loading both variants through the last pair
 
 
 class WorkerProcess:
@@ -142,6 +143,7 @@ def measure(workload: Workload, options: MeasureOptions, search_dirs: Sequence[P
     try:
         progress("weights")
         path, result.weights = resolve_weights(workload.model, options, search_dirs)
+        result.weights_seconds = time.perf_counter() - started
         arms = [Arm(workload.flagged), Arm(workload.fixed)]
         workers = [WorkerProcess(cores) for cores in _worker_cores(options)]
         progress("loading both variants")
@@ -162,8 +164,8 @@ def measure(workload: Workload, options: MeasureOptions, search_dirs: Sequence[P
         for worker, arm in zip(workers, arms):  # ... but sized one at a time, with the GPU to itself
             arm.new_tokens = worker.ask({"command": "calibrate", "min_seconds": options.min_seconds})["new_tokens"]
         progress("warm-up pair")
-        for worker in workers:
-            worker.ask({"command": "run"})  # interleaved once, discarded: clocks and caches settle
+        for worker in workers:  # interleaved once, discarded: clocks and caches settle; a short one lengthens the next
+            worker.ask({"command": "run", "min_seconds": options.min_seconds})
         attempts = 0
         while len(arms[0].runs) < options.pairs:
             attempts += 1
@@ -191,5 +193,5 @@ def measure(workload: Workload, options: MeasureOptions, search_dirs: Sequence[P
     finally:
         for worker in workers:
             worker.close()
-        result.seconds = time.perf_counter() - started
+        result.seconds = time.perf_counter() - started - result.weights_seconds
     return result

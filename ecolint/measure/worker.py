@@ -82,7 +82,7 @@ class Worker:
             if seconds >= min_seconds * 1.3 or self.new_tokens >= limit:
                 break
             self.new_tokens = max(16, min(limit, math.ceil(self.new_tokens * target / seconds)))
-        self._timed_generation()  # one more at the final length, discarded
+        # No run at the final length here: the orchestrator's warm-up pair is that run.
         return {"ok": True, "new_tokens": self.new_tokens}
 
     def _timed_generation(self) -> float:

@@ -1,0 +1,75 @@
+"""Where `--measure`'s run-to-run spread comes from: one variant, many identical runs, per worker setup.
+
+Runs on a GPU machine (the `measure` extra installed). For each setup (worker pinned to two
+cores or not; torch's CPU threads left alone or set to 1) it loads the Qwen2-1.5B shape with
+random weights in a fresh worker, sizes runs to `--seconds`, then times `--runs` identical
+generations, and prints per run: seconds, J per 1k tokens and the CPU time the hypervisor
+stole meanwhile (/proc/stat), and per setup the coefficient of variation.
+
+    python benchmarks/measure_noise.py --runs 8 --seconds 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+
+from ecolint.measure.runner import WorkerProcess
+from ecolint.measure.synthetic import config_for, ensure_checkpoint
+from ecolint.measure.workloads import Variant
+
+MODEL = "Qwen/Qwen2-1.5B"
+
+
+def _steal_ticks() -> int:
+    with open("/proc/stat") as stat:
+        fields = stat.readline().split()
+    return int(fields[8]) if len(fields) > 8 else 0
+
+
+def _setups() -> list[tuple[str, tuple[int, ...], dict[str, str]]]:
+    cores = sorted(os.sched_getaffinity(0))
+    return [
+        ("pinned 2 cores", tuple(cores[-2:]), {}),
+        ("unpinned", (), {}),
+        ("pinned, 1 thread", tuple(cores[-2:]), {"OMP_NUM_THREADS": "1"}),
+        ("unpinned, 1 thread", (), {"OMP_NUM_THREADS": "1"}),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--quantization", choices=["none", "nf4"], default="none")
+    args = parser.parse_args()
+    path = ensure_checkpoint(MODEL, config_for(MODEL), "cuda", 900)
+    quantization = {"load_in_4bit": True, "bnb_4bit_quant_type": "nf4"} if args.quantization == "nf4" else None
+    variant = Variant("probe", quantization)
+    for name, cores, env in _setups():
+        saved = dict(os.environ)
+        os.environ.update(env)
+        worker = WorkerProcess(cores)
+        os.environ.clear()
+        os.environ.update(saved)
+        try:
+            worker.ask({"command": "load", "path": str(path), "variant": variant.as_json(), "device": "cuda", "prompt_tokens": 64, "weights_gib": 3})
+            worker.ask({"command": "calibrate", "min_seconds": args.seconds})
+            rows = []
+            for _ in range(args.runs):
+                steal = _steal_ticks()
+                reply = worker.ask({"command": "run"})
+                rows.append((reply["seconds"], reply["joules"] / reply["tokens"] * 1000, _steal_ticks() - steal))
+        finally:
+            worker.close()
+        energy = [row[1] for row in rows]
+        seconds = [row[0] for row in rows]
+        print(f"{name}: CV energy {statistics.stdev(energy) / statistics.mean(energy):.1%}, CV time {statistics.stdev(seconds) / statistics.mean(seconds):.1%}")
+        print("   s:", " ".join(f"{s:.2f}" for s in seconds))
+        print("   J/1k:", " ".join(f"{e:.0f}" for e in energy))
+        print("   steal ticks:", " ".join(str(row[2]) for row in rows))
+
+
+if __name__ == "__main__":
+    main()
