@@ -28,6 +28,10 @@ def _steal_ticks() -> int:
     return int(fields[8]) if len(fields) > 8 else 0
 
 
+def _cv(values: list[float]) -> float:
+    return statistics.stdev(values) / statistics.mean(values)
+
+
 def _setups() -> list[tuple[str, tuple[int, ...], dict[str, str]]]:
     cores = sorted(os.sched_getaffinity(0))
     return [
@@ -54,7 +58,8 @@ def main() -> None:
         os.environ.clear()
         os.environ.update(saved)
         try:
-            worker.ask({"command": "load", "path": str(path), "variant": variant.as_json(), "device": "cuda", "prompt_tokens": 64, "weights_gib": 3})
+            load = {"command": "load", "path": str(path), "variant": variant.as_json(), "device": "cuda", "prompt_tokens": 64}
+            worker.ask({**load, "weights_gib": 3})
             worker.ask({"command": "calibrate", "min_seconds": args.seconds})
             rows = []
             for _ in range(args.runs):
@@ -65,7 +70,7 @@ def main() -> None:
             worker.close()
         energy = [row[1] for row in rows]
         seconds = [row[0] for row in rows]
-        print(f"{name}: CV energy {statistics.stdev(energy) / statistics.mean(energy):.1%}, CV time {statistics.stdev(seconds) / statistics.mean(seconds):.1%}")
+        print(f"{name}: CV energy {_cv(energy):.1%}, CV time {_cv(seconds):.1%}")
         print("   s:", " ".join(f"{s:.2f}" for s in seconds))
         print("   J/1k:", " ".join(f"{e:.0f}" for e in energy))
         print("   steal ticks:", " ".join(str(row[2]) for row in rows))

@@ -121,8 +121,10 @@ def modules(draw) -> str:
     """A module: an import style, then statements at top level, in a function, under `if __name__`, or in a method."""
     imports, prefix = draw(st.sampled_from(IMPORT_STYLES))
     body = draw(statements(prefix))
-    torch = "import torch\n" if draw(st.booleans()) else ""
     wrapper = draw(st.sampled_from(["", "def main():\n", 'if __name__ == "__main__":\n', "class Runner:\n    def run(self):\n"]))
+    if wrapper:
+        body.append("pass")  # a block of only comments and blank lines is not Python
+    torch = "import torch\n" if draw(st.booleans()) else ""
     depth = wrapper.count("\n") * 4 if wrapper.startswith("class") else (4 if wrapper else 0)
     text = _indented(body, " " * depth) if wrapper else "\n".join(body)
     return f"{torch}{imports}\n\n{wrapper}{text}\n"
