@@ -11,6 +11,7 @@ the largest process, and whether every mode reported the same findings.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -54,6 +55,14 @@ def timed(command: list[str], cwd: Path) -> tuple[float, int, bytes]:
         return elapsed, usage.ru_maxrss // 1024, out.read()
 
 
+def _check_output(stdout: bytes, command: list[str]) -> None:
+    """A run counts only if it printed its findings (exit 1 is also what `python -m` gives when ecolint is missing)."""
+    try:
+        json.loads(stdout)
+    except ValueError:
+        raise SystemExit(f"{' '.join(command)} printed no JSON findings: {stdout[:200]!r}") from None
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=3)
@@ -76,6 +85,7 @@ def main() -> int:
             for mode, command in modes.items():
                 ruff_times.append(timed([args.ruff, "check", "--no-cache", "--isolated", "--quiet", "."], tree)[0])
                 results[mode].append(timed(command, tree))
+                _check_output(results[mode][-1][2], command)
     ruff = statistics.median(ruff_times)
     print(f"tree: transformers {VERSION} sdist, {files} .py files; {os.cpu_count()} cores; {args.pairs} pairs per mode")
     print(f"ruff check --no-cache --isolated: median {ruff:.2f} s over {len(ruff_times)} runs")

@@ -155,13 +155,13 @@ def _skeleton(text: str, specs: Sequence[RuleSpec], tree: ast.Module | None) -> 
     """`ecolint.skeleton`'s text to parse for checking, where every rule allows it and it pays."""
     if len(text) < SKELETON_MIN_CHARS or any(spec.context_words is None for spec in specs):
         return None
-    from ecolint.prefilter import parse_or_none
+    from ecolint.prefilter import bare, parse_or_none
     from ecolint.skeleton import skeleton
 
     tree = tree or parse_or_none(text)
     if tree is None:
         return None
-    words = {word.lstrip(".") for spec in specs for word in (*spec.triggers, *spec.requires, *(spec.context_words or ()))}
+    words = {bare(word) for spec in specs for word in (*spec.triggers, *spec.requires, *(spec.context_words or ()))}
     return skeleton(text, tree, words)
 
 

@@ -5,7 +5,7 @@ Each stage runs only on what passed the one before, for the rules still in play:
    `import`/`from` statement of one of its packages (`imports`) may name a package;
 2. the code view (strings and comments blanked, so docstrings and comments pass
    nothing; identifier-like strings kept for the rules whose words may be dict keys)
-   holds the same words as whole words (`.word` as an attribute), and the import;
+   holds the same words as whole words (`.word` as an attribute, `word(` called), and the import;
 3. the rule's gate (`ecolint.gates`) accepts the standard library's `ast` of the text.
 A stage may pass a text its rule will not flag; it never rejects one the rule would flag:
 tests compare findings with and without the prefilter on the fixtures and a real tree.
@@ -56,18 +56,24 @@ def code_view(text: str, identifier_strings: bool = True) -> str:
     return _STRINGS_AND_COMMENTS.sub(_KEPT if identifier_strings else _KEPT_CODE, text)
 
 
+def bare(word: str) -> str:
+    """A trigger's identifier: `.generate(` → `generate`."""
+    return word.strip(".(")
+
+
 def _has_word(text: str, word: str) -> bool:
     """`word` in `text` with no identifier character either side (`str.find`: a regex look-around
-    scans slowly); `.word`: as an attribute name, after a dot and any blanks or line joins."""
-    attribute = word.startswith(".")
-    word = word.lstrip(".")
+    scans slowly); `.word`: as an attribute name, after a dot and any blanks or line joins;
+    `word(`: called (then `(`, past blanks and closing brackets) or renamed by an import (`as`)."""
+    attribute, called = word.startswith("."), word.endswith("(")
+    word = bare(word)
     start = text.find(word)
     while start >= 0:
         end = start + len(word)
         before = text[start - 1] if start else " "
         after = text[end] if end < len(text) else " "
         if not (before.isalnum() or before == "_" or after.isalnum() or after == "_"):
-            if not attribute or _after_dot(text, start):
+            if (not attribute or _after_dot(text, start)) and (not called or _called_or_renamed(text, end)):
                 return True
         start = text.find(word, start + 1)
     return False
@@ -78,6 +84,17 @@ def _after_dot(text: str, start: int) -> bool:
     while index >= 0 and text[index] in " \t\r\n\\\f":
         index -= 1
     return index >= 0 and text[index] == "."
+
+
+def _called_or_renamed(text: str, end: int) -> bool:
+    """Whether the name ending at `end` is called, `(name)(...)` included, or imported `as` another name."""
+    index = end
+    while index < len(text) and text[index] in " \t\r\n\\\f)":
+        index += 1
+    if text.startswith("(", index):
+        return True
+    after = text[index + 2 : index + 3]
+    return index > end and text.startswith("as", index) and not (after.isalnum() or after == "_")
 
 
 # Before a package's name on its line: `import`/`from` opening the line's statement, whether the
@@ -152,7 +169,7 @@ class _Substrings:
         self.found: dict[str, bool] = {}
 
     def __call__(self, text: str, word: str) -> bool:
-        word = word.lstrip(".")
+        word = bare(word)
         if word not in self.found:
             absent = any(other in word for other, present in self.found.items() if not present)
             self.found[word] = not absent and word in text

@@ -49,7 +49,8 @@ class Rule(cst.BatchableCSTVisitor):
     fix_availability: ClassVar[FixAvailability] = FixAvailability.NONE
     # What the prefilter (`ecolint.prefilter`) may rely on: the rule flags only code that holds
     # one of `triggers` and all of `requires` as words outside strings and comments (a word
-    # with a leading dot, `.generate`, as an attribute name), or in a string that is an
+    # with a leading dot, `.generate`, as an attribute name; one ending in `(`, `pipe(`, called
+    # or renamed by an import), or in a string that is an
     # identifier (a dict key, `"load_in_8bit"`) unless `identifier_strings` is False; imports
     # one of `imports` (if any), and passes `gate`, the name of a function in `ecolint.gates`.
     # Recorded in the catalogue (`python -m ecolint.docs`), so a file that no rule can flag

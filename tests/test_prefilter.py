@@ -9,7 +9,7 @@ import pytest
 import ecolint.engine
 from ecolint.catalogue import catalogue
 from ecolint.engine import Linter
-from ecolint.prefilter import code_view, imports_any
+from ecolint.prefilter import _has_word, code_view, imports_any
 from ecolint.sources import Source
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -37,6 +37,41 @@ def test_code_view_blanks_docstrings_and_comments_but_keeps_keys_and_fstring_fie
 )
 def test_import_test_finds_every_import_statement_and_no_docstring_example(text, imported):
     assert imports_any(text, ("transformers",)) is imported
+
+
+@pytest.mark.parametrize(
+    ("text", "word", "found"),
+    [
+        ("model.generate(x)", ".generate(", True),
+        ("(model.generate)(x)", ".generate(", True),
+        ("model . generate \\\n    (x)", ".generate(", True),
+        ("def generate(self, x):", ".generate(", False),
+        ("fn = model.generate", ".generate(", False),
+        ("p = pipeline('text-generation')", "pipeline(", True),
+        ("from transformers import pipeline as make_pipe", "pipeline(", True),
+        ("from transformers import pipeline", "pipeline(", False),
+        ("from transformers.pipeline import assembly", "pipeline(", False),
+        ("return [pipe (x) for x in xs]", "pipe(", True),
+        ("my_pipe(x)", "pipe(", False),
+        ("g = torch.Generator(); generator = g", "generator(", False),
+    ],
+)
+def test_trigger_forms_attribute_and_call(text, word, found):
+    assert _has_word(text, word) is found
+
+
+def test_call_form_triggers_keep_every_finding():
+    """Shapes near the edge of ECO103's `word(` triggers: an aliased pipeline, a parenthesized or
+    continued `.generate`, a `pipe` parameter called with a space."""
+    texts = [
+        'from transformers import pipeline as make\np = make("text-generation")\nfor x in xs:\n    p(x)\n',
+        'from transformers import AutoModel\nm = AutoModel.from_pretrained("gpt2")\nfor x in xs:\n    (m.generate)(x)\n    m.generate \\\n        (x)\n',
+        "import transformers\ndef run(pipe, xs):\n    return [pipe (x) for x in xs]\n",
+    ]
+    for text in texts:
+        source = Source(None, "edge.py", text)
+        findings = Linter(catalogue()).lint(source).findings
+        assert findings and findings == Linter(catalogue(), prefilter=False).lint(source).findings, text
 
 
 def _sources() -> list[Path]:

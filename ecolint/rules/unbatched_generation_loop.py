@@ -102,10 +102,10 @@ class UnbatchedGenerationLoop(Rule):
     name = "unbatched-generation-loop"
     summary = "`model.generate` or a generation pipeline called once per item in a loop"
     fix_availability = FixAvailability.SOMETIMES
-    # `.generate` on a model, or a call of a pipeline (`pipeline(...)`, or a `pipe`/`generator`
-    # parameter), in a loop (`for`, also in comprehensions), in a file that imports the loaders;
-    # none of these words counts in a string.
-    triggers = (".generate", "pipe", "pipeline", "generator")
+    # `.generate(...)` on a model, or a call of a pipeline (made by `pipeline(...)` or an import
+    # alias of it, or a `pipe`/`generator` parameter), in a loop (`for`, also in comprehensions),
+    # in a file that imports the loaders; none of these words counts in a string.
+    triggers = (".generate(", "pipe(", "pipeline(", "generator(")
     requires = ("for",)
     identifier_strings = False
     imports = ("transformers", "peft")
