@@ -137,20 +137,23 @@ class Run:
         except SourceError as exc:
             return settings, None, unreadable_file(display, str(exc))
 
-    def tasks(self) -> list[Any]:
-        """The files to lint, with their settings, in a stable order."""
+    def tasks(self, found: Callable[[int], None] | None = None) -> list[Any]:
+        """The files to lint, with their settings, in a stable order (`found`: told the count as it grows)."""
         from ecolint.discovery import discover
         from ecolint.parallel import Task
 
         file_paths = [p for p in self.paths if p != "-"]
-        found = discover([Path(p) for p in file_paths], self.resolver.for_path, self.force_exclude)
-        shown: dict[Path, str] = {}  # directory → how it is displayed
+        discovered = discover([Path(p) for p in file_paths], self.resolver.for_path, self.force_exclude)
+        directories: dict[Path, tuple[str, Any]] = {}  # directory → how it is displayed, its files' settings
         tasks = []
-        for path in found:
-            if path.parent not in shown:
-                shown[path.parent] = _display(path.parent)
-            display = path.name if shown[path.parent] == "." else os.path.join(shown[path.parent], path.name)
-            tasks.append(Task(path, display, self.resolver.for_file(path)))
+        for path in discovered:
+            if found is not None:
+                found(len(tasks))
+            parent = path.parent
+            if parent not in directories:
+                directories[parent] = (_display(parent), self.resolver.for_file(path))
+            shown, settings = directories[parent]
+            tasks.append(Task(path, path.name if shown == "." else os.path.join(shown, path.name), settings))
         if file_paths and not tasks:
             click.echo(f"ecolint: warning: no Python files found under {', '.join(file_paths)}", err=True)
         return tasks
@@ -169,14 +172,19 @@ class Run:
             except SourceError as exc:
                 yield task.settings, None, unreadable_file(task.display, str(exc))
 
+    def cache_directory(self, directory: Path | None) -> Path:
+        """`directory`, or the project's `.ecolint_cache`."""
+        from ecolint.cache import CACHE_DIRECTORY
+
+        return directory or self.resolver.for_path(Path.cwd()).root / CACHE_DIRECTORY
+
     def cache(self, tasks: list[Any], directory: Path | None) -> Any:
         """The result cache for these tasks' settings, in `directory` or the project's `.ecolint_cache`."""
-        from ecolint.cache import CACHE_DIRECTORY, ResultCache, run_key
+        from ecolint.cache import ResultCache, run_key
         from ecolint.catalogue import catalogue
 
-        directory = directory or self.resolver.for_path(Path.cwd()).root / CACHE_DIRECTORY
         settings = sorted({repr(task.settings) for task in tasks})
-        return ResultCache(directory, run_key(catalogue(), settings))
+        return ResultCache(self.cache_directory(directory), run_key(catalogue(), settings))
 
 
 def _display(path: Path) -> str:
@@ -229,7 +237,7 @@ def check(
 ) -> int:
     """Lint PATHS (files, directories, or - for stdin). Default: the current directory."""
     from ecolint.output import fix_applies, write_findings
-    from ecolint.parallel import lint_all
+    from ecolint.parallel import EarlyWorkers, lint_all
 
     run = Run.create(**options)
     findings = []
@@ -240,9 +248,13 @@ def check(
         settings, source, problem = stdin
         unsafe = settings.unsafe_fixes
         findings.extend([problem] if problem is not None else run.linter_for(settings, None).lint(source).findings)
-    tasks = run.tasks()
-    cache = None if no_cache else run.cache(tasks, cache_dir)
-    for task, outcome in zip(tasks, lint_all(tasks, run.linter_for, cache, jobs)):
+    # Without a cache to answer for most files, a large tree's workers start while it is walked.
+    early = EarlyWorkers(jobs, run.linter_for, not no_cache, enabled=no_cache or not run.cache_directory(cache_dir).is_dir())
+    with early:
+        tasks = run.tasks(early.found)
+        cache = None if no_cache else run.cache(tasks, cache_dir)
+        outcomes = lint_all(tasks, run.linter_for, cache, jobs, early.pool)
+    for task, outcome in zip(tasks, outcomes):
         unsafe = unsafe or task.settings.unsafe_fixes
         findings.extend(outcome.findings)
         if outcome.warning is not None:

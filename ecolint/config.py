@@ -61,6 +61,10 @@ class Settings:
     file_timeout: float = 60.0  # seconds one file may take before it is skipped with a warning
     _cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled for worker processes without the pattern cache, which they rebuild as needed."""
+        return {**self.__dict__, "_cache": {}}
+
     def enabled(self, codes: Iterable[str], path: Path | None = None) -> frozenset[str]:
         """The codes enabled for `path`: the most specific of select/ignore wins, ignore on ties."""
         ignore = list(self.ignore)

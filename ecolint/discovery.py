@@ -109,14 +109,14 @@ def discover(paths: list[Path], settings_for: Callable[[Path], Settings], force_
     A file named explicitly is linted even when excluded, unless `force_exclude`
     (as pre-commit passes every staged file). Symlinks are not followed.
     """
-    seen: set[Path] = set()
+    seen: set[str] = set()  # resolved paths, as strings: cheaper to hash than Paths
     for path in paths:
         if not path.exists() and not path.is_symlink():
             raise DiscoveryError(f"{path}: no such file or directory")
         if path.is_file():
             if force_exclude and is_excluded(path, settings_for(path)):
                 continue
-            key = path.resolve()
+            key = str(path.resolve())
             if key not in seen:
                 seen.add(key)
                 yield path
@@ -126,7 +126,7 @@ def discover(paths: list[Path], settings_for: Callable[[Path], Settings], force_
         yield from _walk(path, settings_for, seen)
 
 
-def _walk(top: Path, settings_for: Callable[[Path], Settings], seen: set[Path]) -> Iterator[Path]:
+def _walk(top: Path, settings_for: Callable[[Path], Settings], seen: set[str]) -> Iterator[Path]:
     """Files of `top`, then of its subdirectories, each sorted; symlinks are not followed."""
     excluder = _Excluder(settings_for(top))
     resolved_top = top.resolve()
@@ -153,7 +153,7 @@ def _walk(top: Path, settings_for: Callable[[Path], Settings], seen: set[Path]) 
                 if not skip(entry.name, True):
                     subdirectories.append((Path(entry.path), f"{resolved}/{entry.name}", active))
             elif entry.name.endswith(PYTHON_SUFFIXES) and not skip(entry.name, False):
-                key = Path(f"{resolved}/{entry.name}")
+                key = f"{resolved}/{entry.name}"
                 if key not in seen:
                     seen.add(key)
                     yield Path(entry.path)

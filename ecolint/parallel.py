@@ -1,8 +1,10 @@
 """Lint many files: cached results first, the rest here or spread over worker processes.
 
-Workers are forked (they inherit the task list and the run's settings, nothing is
-re-imported), and only when the work pays for them: enough files, more than one core.
-Large files go first so one big file does not finish last on its own.
+Workers are forked (they inherit the run's rules and settings, nothing is re-imported),
+and only when the work pays for them: enough files, more than one core. A run that
+walks a large tree forks them while it is still walking (`EarlyWorkers`), so they
+import LibCST and the rules meanwhile. Large files go first so one big file does
+not finish last on its own.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any, Callable
 from ecolint.cache import ResultCache, content_hash
 from ecolint.diagnostics import Finding, unreadable_file
 
-# Fewer files than this are linted in this process: starting workers would cost more.
+# Fewer files than this per worker are linted in this process: starting workers would cost more.
 MIN_FILES_PER_WORKER = 200
 _CHUNK_BYTES = 256_000
 
@@ -46,7 +48,7 @@ class Outcome:
 
 
 LinterFor = Callable[[Any, Path], Any]
-_work: tuple[Sequence[Task], LinterFor, bool] | None = None  # set before forking; the workers read it
+_work: tuple[LinterFor, bool] | None = None  # set before forking; the workers read it
 
 
 def lint_task(task: Task, linter_for: LinterFor, digest: bool = True) -> Outcome:
@@ -99,10 +101,27 @@ def _time_limit(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-def _lint_chunk(indices: list[int]) -> list[tuple[int, Outcome]]:
+def _lint_chunk(chunk: list[Task]) -> list[Outcome]:
     assert _work is not None
-    tasks, linter_for, digest = _work
-    return [(index, lint_task(tasks[index], linter_for, digest)) for index in indices]
+    linter_for, digest = _work
+    return [lint_task(task, linter_for, digest) for task in chunk]
+
+
+def _warm_up() -> None:
+    """Import what linting a flaggable file needs, before the first one arrives."""
+    import libcst.metadata  # noqa: F401
+
+    import ecolint.engine
+    import ecolint.fixes
+    import ecolint.skeleton  # noqa: F401
+    from ecolint.catalogue import catalogue
+
+    for spec in catalogue():
+        spec.load()
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def workers_for(count: int, jobs: int | None) -> int:
@@ -111,56 +130,99 @@ def workers_for(count: int, jobs: int | None) -> int:
         return max(1, jobs)
     if "fork" not in multiprocessing.get_all_start_methods():
         return 1
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(cores, count // MIN_FILES_PER_WORKER))
+    return max(1, min(_cores(), count // MIN_FILES_PER_WORKER))
 
 
-def lint_all(tasks: Sequence[Task], linter_for: LinterFor, cache: ResultCache | None, jobs: int | None = None) -> list[Outcome]:
-    """Outcomes of `tasks`, in their order; cached where the cache knows the file unchanged."""
-    global _work
-    outcomes: list[Outcome | None] = [None] * len(tasks)
-    pending = []
-    for index, task in enumerate(tasks):
+class WorkerPool:
+    """Forked worker processes for one run's linting."""
+
+    def __init__(self, workers: int, linter_for: LinterFor, digest: bool, warm_up: bool = False) -> None:
+        global _work
+        _work = (linter_for, digest)
+        self._executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+        if warm_up:
+            for _ in range(workers):
+                self._executor.submit(_warm_up)
+
+    def lint(self, tasks: list[Task]) -> Iterator[tuple[Task, Outcome]]:
+        chunks = _chunks(tasks)
+        for chunk, outcomes in zip(chunks, self._executor.map(_lint_chunk, chunks)):
+            yield from zip(chunk, outcomes)
+
+    def close(self) -> None:
+        global _work
+        self._executor.shutdown(wait=True, cancel_futures=True)
+        _work = None
+
+
+class EarlyWorkers:
+    """A run's worker pool, started while its tree is walked, as soon as the walk has found enough
+    files to occupy every worker (`--jobs`, else one per core); as a context manager, closes it."""
+
+    def __init__(self, jobs: int | None, linter_for: LinterFor, digest: bool, enabled: bool = True) -> None:
+        forks = "fork" in multiprocessing.get_all_start_methods()
+        self.workers = (jobs or _cores()) if enabled and forks else 1
+        self.linter_for, self.digest = linter_for, digest
+        self.pool: WorkerPool | None = None
+
+    def found(self, count: int) -> None:
+        if self.workers > 1 and count == self.workers * MIN_FILES_PER_WORKER:
+            self.pool = WorkerPool(self.workers, self.linter_for, self.digest, warm_up=True)
+
+    def __enter__(self) -> EarlyWorkers:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pool is not None:
+            self.pool.close()
+
+
+def lint_all(
+    tasks: Sequence[Task], linter_for: LinterFor, cache: ResultCache | None, jobs: int | None = None, pool: WorkerPool | None = None
+) -> list[Outcome]:
+    """Outcomes of `tasks`, in their order; cached where the cache knows the file unchanged.
+
+    `pool`: workers already started for this run (`EarlyWorkers`), used if the work left pays for them."""
+    outcomes: dict[int, Outcome] = {}
+    pending: list[Task] = []
+    for task in tasks:
         cached = cache.lookup(task.path, task.display) if cache is not None else None
         if cached is not None:
-            outcomes[index] = Outcome(cached)
+            outcomes[id(task)] = Outcome(cached)
         else:
-            pending.append(index)
+            pending.append(task)
     workers = workers_for(len(pending), jobs)
     if workers <= 1:
-        for index in pending:
-            outcomes[index] = lint_task(tasks[index], linter_for, cache is not None)
+        for task in pending:
+            outcomes[id(task)] = lint_task(task, linter_for, cache is not None)
+    elif pool is not None:
+        outcomes.update((id(task), outcome) for task, outcome in pool.lint(pending))
     else:
-        chunks = _chunks(pending, tasks)
-        _work = (tasks, linter_for, cache is not None)
+        pool = WorkerPool(workers, linter_for, cache is not None)
         try:
-            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-                for results in pool.map(_lint_chunk, chunks):
-                    for index, outcome in results:
-                        outcomes[index] = outcome
+            outcomes.update((id(task), outcome) for task, outcome in pool.lint(pending))
         finally:
-            _work = None
+            pool.close()
     if cache is not None:
-        for index in pending:
-            outcome = outcomes[index]
-            assert outcome is not None
-            if outcome.digest is not None:
-                cache.store(tasks[index].path, outcome.digest, outcome.findings)
+        for task in pending:
+            digest = outcomes[id(task)].digest
+            if digest is not None:
+                cache.store(task.path, digest, outcomes[id(task)].findings)
         cache.save()
-    return [outcome for outcome in outcomes if outcome is not None]
+    return [outcomes[id(task)] for task in tasks]
 
 
-def _chunks(pending: list[int], tasks: Sequence[Task]) -> list[list[int]]:
+def _chunks(tasks: list[Task]) -> list[list[Task]]:
     """Largest files first, alone or with others up to `_CHUNK_BYTES`, so the slowest starts at once."""
-    sizes = {index: _size(tasks[index].path) for index in pending}
-    chunks: list[list[int]] = []
+    sizes = {id(task): _size(task.path) for task in tasks}
+    chunks: list[list[Task]] = []
     filled = _CHUNK_BYTES
-    for index in sorted(pending, key=sizes.__getitem__, reverse=True):
-        if filled + sizes[index] > _CHUNK_BYTES:
+    for task in sorted(tasks, key=lambda t: sizes[id(t)], reverse=True):
+        if filled + sizes[id(task)] > _CHUNK_BYTES:
             chunks.append([])
             filled = 0
-        chunks[-1].append(index)
-        filled += sizes[index]
+        chunks[-1].append(task)
+        filled += sizes[id(task)]
     return chunks
 
 

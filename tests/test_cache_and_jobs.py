@@ -78,3 +78,23 @@ def test_a_file_over_the_size_limit_or_the_time_limit_is_skipped_with_a_warning(
     write(tmp_path / "pyproject.toml", "[tool.ecolint]\nfile-timeout = 0\n")
     result = cli("check", ".")
     assert result.exit_code == 2 and "`file-timeout` must be a positive number" in result.stderr
+
+
+def test_workers_started_while_walking_a_large_tree_report_the_same(cli, tmp_path, monkeypatch):
+    import ecolint.parallel
+
+    started = []
+    original = ecolint.parallel.WorkerPool.__init__
+
+    def spy(self, *args, **kwargs):
+        started.append(kwargs.get("warm_up", False))
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(ecolint.parallel.WorkerPool, "__init__", spy)
+    _tree(tmp_path)
+    for index in range(2 * ecolint.parallel.MIN_FILES_PER_WORKER):
+        write(tmp_path / "bulk" / f"m{index:03}.py", FLAGGED if index % 97 == 0 else "x = 1\n")
+    serial = _json(cli, "--no-cache", "--jobs", "1")
+    assert started == []
+    assert _json(cli, "--no-cache", "--jobs", "2") == serial
+    assert started == [True]  # forked during the walk, warming up, and used

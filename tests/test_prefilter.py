@@ -65,7 +65,8 @@ def test_call_form_triggers_keep_every_finding():
     continued `.generate`, a `pipe` parameter called with a space."""
     texts = [
         'from transformers import pipeline as make\np = make("text-generation")\nfor x in xs:\n    p(x)\n',
-        'from transformers import AutoModel\nm = AutoModel.from_pretrained("gpt2")\nfor x in xs:\n    (m.generate)(x)\n    m.generate \\\n        (x)\n',
+        'from transformers import AutoModel\nm = AutoModel.from_pretrained("gpt2")\n'
+        "for x in xs:\n    (m.generate)(x)\n    m.generate \\\n        (x)\n",
         "import transformers\ndef run(pipe, xs):\n    return [pipe (x) for x in xs]\n",
     ]
     for text in texts:
