@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import difflib
+import glob
 import os
 import stat
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -16,6 +18,9 @@ import libcst as cst
 from ecolint.diagnostics import Applicability, Edit, Location
 
 MAX_ROUNDS = 10
+# A temporary file this old beside a file being fixed was left by a killed run: no write takes this long.
+STALE_TEMPORARY_SECONDS = 600
+_TEMPORARY_SUFFIX = ".ecolint-tmp"
 
 
 @dataclass(frozen=True)
@@ -175,6 +180,18 @@ def text_edits(before: str, after: str) -> tuple[Edit, ...]:
     return tuple(edits)
 
 
+def _remove_stale_temporaries(target: Path) -> None:
+    """Remove the temporary files a run killed between writing and renaming left beside `target`."""
+    cutoff = time.time() - STALE_TEMPORARY_SECONDS
+    for leftover in target.parent.glob(f".{glob.escape(target.name)}.*{_TEMPORARY_SUFFIX}"):
+        try:
+            info = leftover.lstat()
+            if stat.S_ISREG(info.st_mode) and info.st_mtime < cutoff:
+                leftover.unlink()
+        except OSError:
+            pass
+
+
 def write_atomically(path: Path, data: bytes) -> None:
     """Replace the file's bytes all at once, keeping its permissions; never half-written."""
     target = path.resolve()
@@ -184,9 +201,10 @@ def write_atomically(path: Path, data: bytes) -> None:
         raise FixError(f"cannot write: {exc.strerror or exc}") from None
     if not mode & stat.S_IWUSR:
         raise FixError("cannot write: the file is read-only")
+    _remove_stale_temporaries(target)
     tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".ecolint-tmp")
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=_TEMPORARY_SUFFIX)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()

@@ -203,3 +203,16 @@ def test_a_fix_killed_at_any_moment_leaves_each_file_original_or_fixed(tmp_path)
         for name in names:
             assert (folder / name).read_text(encoding="utf-8") in (original, fixed), (step, name)
     assert killed  # the runs were cut short, not finished
+
+
+def test_a_temporary_file_left_by_a_killed_run_is_removed_by_the_next_fix(cli, tmp_path):
+    path = write(tmp_path / "legacy.py", LEGACY)
+    stale = write(tmp_path / ".legacy.py.k1ll3d.ecolint-tmp", LEGACY[:20])
+    hour_ago = stale.stat().st_mtime - 3600
+    os.utime(stale, (hour_ago, hour_ago))
+    live = write(tmp_path / ".legacy.py.wr1t1n.ecolint-tmp", LEGACY[:20])  # another run's, being written now
+    unrelated = write(tmp_path / ".other.py.k1ll3d.ecolint-tmp", "x")
+    os.utime(unrelated, (hour_ago, hour_ago))
+    cli("fix", "--apply", "legacy.py")
+    assert "quantization_config" in path.read_text()
+    assert not stale.exists() and live.exists() and unrelated.exists()
