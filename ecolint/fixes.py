@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 import libcst as cst
 
 from ecolint.diagnostics import Applicability, Edit, Location
+from ecolint.imports import add_imports
 
 MAX_ROUNDS = 10
 # A temporary file this old beside a file being fixed was left by a killed run: no write takes this long.
@@ -72,16 +73,7 @@ def apply_fixes(module: cst.Module, fixes: Iterable[Fix]) -> cst.Module:
     replacements = {id(old): new for fix in fixes for old, new in fix.replacements}
     result = module.visit(_ReplaceByIdentity(replacements))
     imports = {request for fix in fixes for request in fix.imports}
-    if imports:
-        # Imported only here: LibCST's codemod package costs 0.25 s, and most fixes add no import.
-        from libcst.codemod import CodemodContext
-        from libcst.codemod.visitors import AddImportsVisitor
-
-        context = CodemodContext()
-        for request in sorted(imports, key=lambda r: (r.module, r.obj or "")):
-            AddImportsVisitor.add_needed_import(context, request.module, request.obj)
-        result = AddImportsVisitor(context).transform_module(result)
-    return result
+    return add_imports(result, imports) if imports else result
 
 
 def _overlaps(a: Span, b: Span) -> bool:
