@@ -18,27 +18,17 @@ from dataclasses import dataclass
 import libcst as cst
 
 from ecolint.loops import names_read, target_names
-from ecolint.names import literal
+from ecolint.names import code, literal, single_statement
 
 BATCH_SIZE = 8
-
-
-def code(node: cst.CSTNode) -> str:
-    return cst.Module(body=()).code_for_node(node)
 
 
 def _bare(arg: cst.Arg) -> str:
     return code(arg.with_changes(comma=cst.MaybeSentinel.DEFAULT, whitespace_after_arg=cst.SimpleWhitespace("")))
 
 
-def _single(statement: cst.BaseStatement) -> cst.BaseSmallStatement | None:
-    if isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1:
-        return statement.body[0]
-    return None
-
-
 def _assignment(statement: cst.BaseStatement) -> tuple[str, cst.BaseExpression] | None:
-    small = _single(statement)
+    small = single_statement(statement)
     if isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name):
         return small.targets[0].target.value, small.value
     return None
@@ -145,14 +135,14 @@ def generate_loop(loop: cst.For, generate: cst.Call, builder: Builder) -> list[c
 
     if len(body) == 4:
         decoded = _assignment(body[2])
-        append = _method_call(getattr(_single(body[3]), "value", None), "append")
+        append = _method_call(getattr(single_statement(body[3]), "value", None), "append")
         if decoded is None or append is None or len(append.args) != 1 or not isinstance(append.args[0].value, cst.Name):
             return None
         if append.args[0].value.value != decoded[0]:
             return None
         decode = _method_call(decoded[1], "decode")
     else:
-        append = _method_call(getattr(_single(body[2]), "value", None), "append")
+        append = _method_call(getattr(single_statement(body[2]), "value", None), "append")
         decode = _method_call(append.args[0].value, "decode") if append is not None and len(append.args) == 1 else None
     if append is None or decode is None or not isinstance(append.func, cst.Attribute) or not isinstance(append.func.value, cst.Name):
         return None

@@ -16,7 +16,7 @@ import libcst as cst
 from libcst.metadata import Assignment, ScopeProvider
 
 from ecolint import apis
-from ecolint.names import assigned_value, find_all, imported_names, literal
+from ecolint.names import assigned_value, code, find_all, imported_names, literal
 
 Kind = Literal["generate", "pipeline"]
 
@@ -44,7 +44,6 @@ def _unwrap(value: cst.BaseExpression) -> cst.BaseExpression:
 
 
 def _imports_transformers(node: cst.CSTNode) -> bool:
-    code = cst.Module(body=()).code_for_node
     if isinstance(node, cst.ImportFrom):
         return node.module is not None and code(node.module).split(".")[0] == "transformers"
     return isinstance(node, cst.Import) and any(code(a.name).split(".")[0] == "transformers" for a in node.names)

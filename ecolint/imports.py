@@ -16,33 +16,25 @@ from typing import Protocol
 
 import libcst as cst
 
+from ecolint.names import code, single_statement
+
 
 class Request(Protocol):
     module: str
     obj: str | None  # None: `import module`
 
 
-def _dotted(node: cst.BaseExpression) -> str:
-    return cst.Module(body=()).code_for_node(node)
-
-
 def _only_import(statement: cst.BaseStatement) -> cst.Import | cst.ImportFrom | None:
     """The import a statement line consists of, if it is a line holding just one."""
-    if isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1:
-        node = statement.body[0]
-        if isinstance(node, (cst.Import, cst.ImportFrom)):
-            return node
-    return None
+    node = single_statement(statement)
+    return node if isinstance(node, (cst.Import, cst.ImportFrom)) else None
 
 
 def _opens_with_docstring(body: list[cst.BaseStatement]) -> bool:
-    first = body[0] if body else None
-    if not isinstance(first, cst.SimpleStatementLine) or len(first.body) != 1:
-        return False
-    node = first.body[0]
+    node = single_statement(body[0]) if body else None
     if isinstance(node, cst.Expr):
         return isinstance(node.value, cst.SimpleString)
-    return isinstance(node, cst.Assign) and [_dotted(t.target) for t in node.targets] == ["__strict__"]
+    return isinstance(node, cst.Assign) and [code(t.target) for t in node.targets] == ["__strict__"]
 
 
 def _imported_plainly(block: list[cst.Import | cst.ImportFrom]) -> tuple[set[str], dict[str, set[str]]]:
@@ -51,13 +43,13 @@ def _imported_plainly(block: list[cst.Import | cst.ImportFrom]) -> tuple[set[str
     names: dict[str, set[str]] = {}
     for node in block:
         if isinstance(node, cst.Import):
-            modules.update(_dotted(alias.name) for alias in node.names if alias.asname is None)
+            modules.update(code(alias.name) for alias in node.names if alias.asname is None)
         elif node.module is not None and not node.relative:
-            found = names.setdefault(_dotted(node.module), set())
+            found = names.setdefault(code(node.module), set())
             if isinstance(node.names, cst.ImportStar):
                 found.add("*")
             else:
-                found.update(_dotted(alias.name) for alias in node.names if alias.asname is None)
+                found.update(code(alias.name) for alias in node.names if alias.asname is None)
     return modules, names
 
 
@@ -82,7 +74,7 @@ def add_imports(module: cst.Module, requests: Iterable[Request]) -> cst.Module:
         if isinstance(node, cst.ImportFrom) and node.module is not None and not node.relative:
             if isinstance(node.names, cst.ImportStar):
                 continue
-            added = new_names.pop(_dotted(node.module), None)
+            added = new_names.pop(code(node.module), None)
             if added:
                 joined = [*(cst.ImportAlias(name=cst.Name(name)) for name in sorted(added)), *node.names]
                 body[index] = body[index].with_changes(body=[node.with_changes(names=joined)])  # type: ignore[attr-defined]

@@ -52,6 +52,18 @@ def find_all(node: cst.CSTNode, kind: type[Found] | tuple[type[Found], ...]) -> 
     return finder.found  # type: ignore[return-value]
 
 
+def code(node: cst.CSTNode) -> str:
+    """The source text of a node."""
+    return cst.Module(body=()).code_for_node(node)
+
+
+def single_statement(statement: cst.BaseStatement) -> cst.BaseSmallStatement | None:
+    """The statement a line holds, if it holds exactly one (`x = 1`, not `x = 1; y = 2` or a block)."""
+    if isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1:
+        return statement.body[0]
+    return None
+
+
 def imported_names(meta: Any, node: cst.CSTNode) -> set[str]:
     """The imported qualified names `node` may refer to; empty if any binding is local.
 
@@ -151,7 +163,7 @@ def literal(expr: cst.BaseExpression) -> Any:
         return {"True": True, "False": False, "None": None}.get(expr.value, UNKNOWN)
     if isinstance(expr, (cst.Integer, cst.Float, cst.SimpleString, cst.ConcatenatedString)):
         try:
-            return ast.literal_eval(cst.Module(body=()).code_for_node(expr))
+            return ast.literal_eval(code(expr))
         except (ValueError, SyntaxError):
             return UNKNOWN
     if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, (cst.Minus, cst.Plus)):

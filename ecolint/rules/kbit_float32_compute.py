@@ -8,7 +8,7 @@ from ecolint.diagnostics import Applicability
 from ecolint.edits import insert_after, keyword_like
 from ecolint.fixes import Fix, ImportRequest
 from ecolint.measurable import request_hint
-from ecolint.names import module_reference
+from ecolint.names import code, module_reference
 from ecolint.quantization import QuantizationRequest, dtype_name, enabled_flag, loader_dtype, quantization_requests, request_loader
 from ecolint.rule import FixAvailability, Rule
 
@@ -83,7 +83,7 @@ class KbitFloat32Compute(Rule):
         value, imports = dtype
         new = keyword_like(flag.node, "bnb_4bit_compute_dtype", value)
         fix = Fix(
-            f"Add `bnb_4bit_compute_dtype={cst.Module(body=()).code_for_node(value)}`",
+            f"Add `bnb_4bit_compute_dtype={code(value)}`",
             Applicability.UNSAFE,
             ((flag.container, insert_after(flag.container, flag.node, new)),),
             imports,

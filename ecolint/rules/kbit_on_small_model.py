@@ -12,7 +12,7 @@ from ecolint.measurable import request_hint
 from ecolint.model_ids import model_argument
 from ecolint.models import ModelSize, is_prequantized, model_size
 from ecolint import apis, model_ids
-from ecolint.names import find_all, imported_names, literal_value, module_reference
+from ecolint.names import code, find_all, imported_names, literal_value, module_reference
 from ecolint.quantization import (
     CONFIG_KEYWORD_PREFIXES,
     QUANTIZATION_FLAGS,
@@ -174,7 +174,7 @@ class KbitOnSmallModel(Rule):
             new_loader = loader.with_changes(args=[a.with_changes(value=new_dict) if a is model_kwargs else a for a in loader.args])
             if new_arg is not None:
                 new_loader = insert_after(new_loader, new_loader.args[-1], new_arg)
-        title = "Load in 16 bits instead of 4-bit" + (f" (`{cst.Module(body=()).code_for_node(new_arg.value)}`)" if new_arg else "")
+        title = "Load in 16 bits instead of 4-bit" + (f" (`{code(new_arg.value)}`)" if new_arg else "")
         return Fix(title, Applicability.UNSAFE, ((loader, new_loader),), imports)
 
     def _precision(self, request: QuantizationRequest) -> str:

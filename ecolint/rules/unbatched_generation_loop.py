@@ -19,7 +19,7 @@ from ecolint.loops import (
     names_read,
     runs_at_most_once,
 )
-from ecolint.names import find_all, is_builtin
+from ecolint.names import code, find_all, is_builtin
 from ecolint.rule import FixAvailability, Rule
 
 COST = "batching 1 → 8 cuts energy per generated token by 86–87% on H200 (95.7% at batch 64 on A800)"
@@ -122,14 +122,14 @@ class UnbatchedGenerationLoop(Rule):
         if kind is not None:
             loop = self._independent_loop(node, node.args)
             if loop is not None:
-                message = f"`{batching.code(node.func)}` runs once per item in a loop: {COST}"
+                message = f"`{code(node.func)}` runs once per item in a loop: {COST}"
                 self.report(node, message, self._fix(node, kind, loop), self._hint(node, kind))
             return
         helper_kind = self._helper_kind(node)
         if helper_kind is not None:
             loop = self._independent_loop(node, node.args)
             if loop is not None:
-                name = batching.code(node.func)
+                name = code(node.func)
                 message = f"`{name}()` generates for one item and runs once per item in a loop: {COST}"
                 advice = f"{ADVICE[helper_kind]} inside `{name}`, and call it with the whole list"
                 self.report(node, message, Fix(advice, Applicability.DISPLAY_ONLY, ()))
