@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 
 from ecolint.measure.runner import WorkerProcess
+from ecolint.measure.stats import coefficient_of_variation
 from ecolint.measure.synthetic import config_for, ensure_checkpoint
 from ecolint.measure.workloads import Variant
 
@@ -26,10 +26,6 @@ def _steal_ticks() -> int:
     with open("/proc/stat") as stat:
         fields = stat.readline().split()
     return int(fields[8]) if len(fields) > 8 else 0
-
-
-def _cv(values: list[float]) -> float:
-    return statistics.stdev(values) / statistics.mean(values)
 
 
 def _setups() -> list[tuple[str, tuple[int, ...], dict[str, str]]]:
@@ -70,7 +66,7 @@ def main() -> None:
             worker.close()
         energy = [row[1] for row in rows]
         seconds = [row[0] for row in rows]
-        print(f"{name}: CV energy {_cv(energy):.1%}, CV time {_cv(seconds):.1%}")
+        print(f"{name}: CV energy {coefficient_of_variation(energy):.1%}, CV time {coefficient_of_variation(seconds):.1%}")
         print("   s:", " ".join(f"{s:.2f}" for s in seconds))
         print("   J/1k:", " ".join(f"{e:.0f}" for e in energy))
         print("   steal ticks:", " ".join(str(row[2]) for row in rows))

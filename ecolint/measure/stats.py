@@ -43,10 +43,15 @@ class ArmSummary:
     cv: float  # coefficient of variation of J per 1k tokens across runs
 
 
+def coefficient_of_variation(values: Sequence[float]) -> float:
+    """Sample standard deviation over the mean (0 for fewer than two values or a zero mean)."""
+    mean = statistics.fmean(values)
+    return statistics.stdev(values) / mean if len(values) > 1 and mean else 0.0
+
+
 def summarize(runs: Sequence[Run]) -> ArmSummary:
     energies = [r.joules_per_1k_tokens for r in runs]
-    mean = statistics.fmean(energies)
-    cv = statistics.stdev(energies) / mean if len(energies) > 1 and mean else 0.0
+    cv = coefficient_of_variation(energies)
     return ArmSummary(
         joules_per_1k_tokens=statistics.median(energies),
         tokens_per_second=statistics.median(r.tokens_per_second for r in runs),
