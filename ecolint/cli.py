@@ -299,7 +299,7 @@ def _summary(findings: list[Any], fixable: int, fixable_unsafe: int) -> None:
 @_guarded
 def fix(apply: bool, **options: Any) -> int:
     """Fix PATHS: print the fixes as a diff, or write them with --apply."""
-    from ecolint.fixes import FixError, fix_until_stable, write_atomically
+    from ecolint.fixing.fixes import FixError, fix_until_stable, write_atomically
     from ecolint.output import fix_applies
     from ecolint.sources import Source
 

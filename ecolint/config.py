@@ -141,7 +141,7 @@ def _positive(value: Any, key: str, where: Path) -> float:
 
 
 def _target_gpu(value: Any, where: Path) -> str:
-    from ecolint.hardware import gpu_memory_gib, known_gpus
+    from ecolint.analysis.hardware import gpu_memory_gib, known_gpus
 
     if not isinstance(value, str) or gpu_memory_gib(value) is None:
         raise ConfigError(f"{where}: [tool.ecolint] `target-gpu` must be one of: {', '.join(known_gpus())}")

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 
 from ecolint.catalogue import RuleSpec
 from ecolint.diagnostics import SYNTAX_ERROR, Edit, Finding, FixSummary, Location
-from ecolint.prefilter import Prefilter
+from ecolint.prefilter.stages import Prefilter
 from ecolint.sources import Source
 
 if TYPE_CHECKING:
@@ -18,14 +18,14 @@ if TYPE_CHECKING:
 
     import libcst as cst
 
-    from ecolint.fixes import PlannedFix
+    from ecolint.fixing.fixes import PlannedFix
     from ecolint.rule import Report, Rule
     from ecolint.rule_context import RuleContext
-    from ecolint.skeleton import Skeleton
+    from ecolint.prefilter.skeleton import Skeleton
 
 _NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]+)*))?", re.IGNORECASE)
 _SOURCE_LINES_SHOWN = 4
-# Below this size a whole parse costs LibCST under 0.1 s; above, checking parses `ecolint.skeleton`'s text.
+# Below this size a whole parse costs LibCST under 0.1 s; above, checking parses `ecolint.prefilter.skeleton`'s text.
 SKELETON_MIN_CHARS = 8_000
 
 
@@ -108,7 +108,7 @@ class Linter:
         """Locate, suppress and dedupe the reports; `parsed`: the skeleton LibCST parsed instead of the source, if any."""
         from libcst.metadata import PositionProvider
 
-        from ecolint.fixes import PlannedFix, apply_fixes, text_edits
+        from ecolint.fixing.fixes import PlannedFix, apply_fixes, text_edits
 
         positions = wrapper.resolve(PositionProvider)
         lines = source.text.splitlines()
@@ -152,11 +152,11 @@ class Linter:
 
 
 def _skeleton(text: str, specs: Sequence[RuleSpec], tree: ast.Module | None) -> Skeleton | None:
-    """`ecolint.skeleton`'s text to parse for checking, where every rule allows it and it pays."""
+    """`ecolint.prefilter.skeleton`'s text to parse for checking, where every rule allows it and it pays."""
     if len(text) < SKELETON_MIN_CHARS or any(spec.context_words is None for spec in specs):
         return None
-    from ecolint.prefilter import bare, parse_or_none
-    from ecolint.skeleton import skeleton
+    from ecolint.prefilter.stages import bare, parse_or_none
+    from ecolint.prefilter.skeleton import skeleton
 
     tree = tree or parse_or_none(text)
     if tree is None:

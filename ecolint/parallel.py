@@ -112,8 +112,8 @@ def _warm_up() -> None:
     import libcst.metadata  # noqa: F401
 
     import ecolint.engine
-    import ecolint.fixes
-    import ecolint.skeleton  # noqa: F401
+    import ecolint.fixing.fixes
+    import ecolint.prefilter.skeleton  # noqa: F401
     from ecolint.catalogue import catalogue
 
     for spec in catalogue():

@@ -17,9 +17,9 @@ from typing import Any, ClassVar
 
 import libcst as cst
 
-from ecolint import names
-from ecolint.fixes import Fix
-from ecolint.model_ids import ModelIds
+from ecolint.analysis import names
+from ecolint.fixing.fixes import Fix
+from ecolint.analysis.model_ids import ModelIds
 from ecolint.rule_context import RuleContext
 
 
@@ -47,12 +47,12 @@ class Rule(cst.BatchableCSTVisitor):
     name: ClassVar[str]  # kebab-case, names the flagged pattern
     summary: ClassVar[str]  # one line for the catalogue
     fix_availability: ClassVar[FixAvailability] = FixAvailability.NONE
-    # What the prefilter (`ecolint.prefilter`) may rely on: the rule flags only code that holds
+    # What the prefilter (`ecolint.prefilter.stages`) may rely on: the rule flags only code that holds
     # one of `triggers` and all of `requires` as words outside strings and comments (a word
     # with a leading dot, `.generate`, as an attribute name; one ending in `(`, `pipe(`, called
     # or renamed by an import), or in a string that is an
     # identifier (a dict key, `"load_in_8bit"`) unless `identifier_strings` is False; imports
-    # one of `imports` (if any), and passes `gate`, the name of a function in `ecolint.gates`.
+    # one of `imports` (if any), and passes `gate`, the name of a function in `ecolint.prefilter.gates`.
     # Recorded in the catalogue (`python -m ecolint.docs`), so a file that no rule can flag
     # is skipped without importing any rule.
     triggers: ClassVar[tuple[str, ...]]
@@ -61,7 +61,7 @@ class Rule(cst.BatchableCSTVisitor):
     imports: ClassVar[tuple[str, ...]] = ()
     gate: ClassVar[str | None] = None
     # Beyond the function holding what it flags, the rule reads the module only through name
-    # bindings, imports and these words (so `ecolint.skeleton` may drop other bodies);
+    # bindings, imports and these words (so `ecolint.prefilter.skeleton` may drop other bodies);
     # None: it reads the whole module.
     context_words: ClassVar[tuple[str, ...] | None] = None
 

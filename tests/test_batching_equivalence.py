@@ -15,7 +15,7 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
 from ecolint.engine import Linter  # noqa: E402
-from ecolint.fixes import fix_until_stable  # noqa: E402
+from ecolint.fixing.fixes import fix_until_stable  # noqa: E402
 from ecolint.rules import rule_by_code  # noqa: E402
 from ecolint.sources import Source  # noqa: E402
 

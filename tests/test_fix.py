@@ -87,7 +87,7 @@ def test_read_only_file_is_one_line_and_left_intact(cli, tmp_path):
 def test_a_fix_that_does_not_parse_is_never_written(cli, tmp_path, monkeypatch):
     import libcst as cst
 
-    from ecolint import fixes
+    from ecolint.fixing import fixes
 
     path = write(tmp_path / "legacy.py", LEGACY)
     broken = cst.Module(body=[cst.SimpleStatementLine([cst.Expr(cst.Name("def"))])])  # `def` alone
@@ -124,7 +124,7 @@ def test_rules_folder_is_generated_from_docstrings():
 def test_a_full_disk_is_one_line_and_leaves_the_original_intact(cli, tmp_path, monkeypatch):
     import errno
 
-    import ecolint.fixes
+    import ecolint.fixing.fixes
 
     target = write(tmp_path / "app.py", FLAGGED)
     real_fsync = os.fsync
@@ -133,7 +133,7 @@ def test_a_full_disk_is_one_line_and_leaves_the_original_intact(cli, tmp_path, m
         real_fsync(fd)
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(ecolint.fixes.os, "fsync", disk_full)
+    monkeypatch.setattr(ecolint.fixing.fixes.os, "fsync", disk_full)
     result = cli("fix", "--apply", "--unsafe-fixes", "app.py")
     assert result.exit_code == 2
     assert f"ecolint: error: app.py: cannot write: {os.strerror(errno.ENOSPC)}" in result.stderr

@@ -17,7 +17,7 @@ import pytest
 
 from ecolint.diagnostics import Applicability
 from ecolint.engine import Linter
-from ecolint.fixes import fix_until_stable, parses
+from ecolint.fixing.fixes import fix_until_stable, parses
 from ecolint.rules import all_rules, rule_by_code
 from ecolint.sources import Source
 

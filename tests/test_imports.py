@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import libcst as cst
 
-from ecolint.fixes import ImportRequest
-from ecolint.imports import add_imports
+from ecolint.fixing.fixes import ImportRequest
+from ecolint.fixing.imports import add_imports
 
 TORCH = ImportRequest("torch")
 BNB = ImportRequest("transformers", "BitsAndBytesConfig")

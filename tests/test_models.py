@@ -7,8 +7,8 @@ import json
 import pytest
 
 from conftest import write
-from ecolint.hardware import gpu_memory_gib
-from ecolint.models import _table, model_size, parameters_from_config, size_from_name
+from ecolint.analysis.hardware import gpu_memory_gib
+from ecolint.analysis.models import _table, model_size, parameters_from_config, size_from_name
 
 QWEN2_1_5B = {
     "model_type": "qwen2", "vocab_size": 151936, "hidden_size": 1536, "num_hidden_layers": 28,

@@ -9,7 +9,7 @@ import pytest
 import ecolint.engine
 from ecolint.catalogue import catalogue
 from ecolint.engine import Linter
-from ecolint.prefilter import _has_word, code_view, imports_any
+from ecolint.prefilter.stages import _has_word, code_view, imports_any
 from ecolint.sources import Source
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -146,7 +146,7 @@ def load(name="facebook/opt-350m"):
 def test_skeleton_leaves_out_what_no_rule_reads_and_maps_rows_back():
     import ast
 
-    from ecolint.skeleton import skeleton
+    from ecolint.prefilter.skeleton import skeleton
 
     result = skeleton(SKELETON_SOURCE, ast.parse(SKELETON_SOURCE), {"load_in_8bit", "add_argument", "dataclass"})
     assert result is not None

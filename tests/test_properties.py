@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from ecolint.catalogue import catalogue
 from ecolint.diagnostics import SYNTAX_ERROR, Location
 from ecolint.engine import Linter
-from ecolint.fixes import apply_fixes, fix_until_stable, parses, text_edits
+from ecolint.fixing.fixes import apply_fixes, fix_until_stable, parses, text_edits
 from ecolint.output import fix_applies
 from ecolint.sources import Source
 

@@ -15,7 +15,7 @@ from typing import IO, Any
 from ecolint.measure import MeasureError
 from ecolint.measure.stats import ArmSummary, Delta, Run, paired_delta, summarize
 from ecolint.measure.workloads import Variant, Workload
-from ecolint.models import cached_config, local_config, model_size
+from ecolint.analysis.models import cached_config, local_config, model_size
 
 PERPLEXITY_TEXT = (Path(__file__).parent.parent / "data" / "perplexity.txt").read_text(encoding="utf-8")
 _BYTES_PER_PARAMETER = {"load_in_8bit": 1.0, "load_in_4bit": 0.55}

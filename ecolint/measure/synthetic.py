@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ecolint.measure import MeasureError
-from ecolint.models import cached_config, local_config
+from ecolint.analysis.models import cached_config, local_config
 
 OUTLIER_VALUE = 25.0
 OUTLIER_DIMS = 6

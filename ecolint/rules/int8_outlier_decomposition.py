@@ -2,14 +2,14 @@ from __future__ import annotations
 
 import libcst as cst
 
-from ecolint import model_ids
+from ecolint.analysis import model_ids
 
 from ecolint.diagnostics import Applicability
-from ecolint.edits import insert_after, keyword_like
-from ecolint.fixes import Fix
-from ecolint.measurable import request_hint
-from ecolint.names import literal_value
-from ecolint.quantization import QuantizationRequest, enabled_flag, quantization_requests
+from ecolint.fixing.edits import insert_after, keyword_like
+from ecolint.fixing.fixes import Fix
+from ecolint.analysis.measurable import request_hint
+from ecolint.analysis.names import literal_value
+from ecolint.analysis.quantization import QuantizationRequest, enabled_flag, quantization_requests
 from ecolint.rule import FixAvailability, Rule
 
 COST = "+225–357% energy per token vs FP16 on H200, +17–147% on RTX 4090D/A800"

@@ -3,9 +3,9 @@ from __future__ import annotations
 import libcst as cst
 
 from ecolint.diagnostics import Applicability
-from ecolint.fixes import Fix
-from ecolint.names import literal, literal_value
-from ecolint.quantization import quantization_requests
+from ecolint.fixing.fixes import Fix
+from ecolint.analysis.names import literal, literal_value
+from ecolint.analysis.quantization import quantization_requests
 from ecolint.rule import FixAvailability, Rule
 
 

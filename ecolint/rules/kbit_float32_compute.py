@@ -2,14 +2,14 @@ from __future__ import annotations
 
 import libcst as cst
 
-from ecolint import model_ids
+from ecolint.analysis import model_ids
 
 from ecolint.diagnostics import Applicability
-from ecolint.edits import insert_after, keyword_like
-from ecolint.fixes import Fix, ImportRequest
-from ecolint.measurable import request_hint
-from ecolint.names import code, module_reference
-from ecolint.quantization import QuantizationRequest, dtype_name, enabled_flag, loader_dtype, quantization_requests, request_loader
+from ecolint.fixing.edits import insert_after, keyword_like
+from ecolint.fixing.fixes import Fix, ImportRequest
+from ecolint.analysis.measurable import request_hint
+from ecolint.analysis.names import code, module_reference
+from ecolint.analysis.quantization import QuantizationRequest, dtype_name, enabled_flag, loader_dtype, quantization_requests, request_loader
 from ecolint.rule import FixAvailability, Rule
 
 COST = "+23% (batch 1) to +59% (batch 8) energy per token over float16 compute on H200"

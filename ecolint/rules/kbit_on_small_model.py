@@ -5,15 +5,16 @@ from pathlib import Path
 import libcst as cst
 
 from ecolint.diagnostics import Applicability
-from ecolint.edits import insert_after, keyword_like, replace_and_remove
-from ecolint.fixes import Fix, ImportRequest
-from ecolint.hardware import gpu_memory_gib
-from ecolint.measurable import request_hint
-from ecolint.model_ids import model_argument
-from ecolint.models import ModelSize, is_prequantized, model_size
-from ecolint import apis, model_ids
-from ecolint.names import code, find_all, imported_names, literal_value, module_reference
-from ecolint.quantization import (
+from ecolint.fixing.edits import insert_after, keyword_like, replace_and_remove
+from ecolint.fixing.fixes import Fix, ImportRequest
+from ecolint.analysis.hardware import gpu_memory_gib
+from ecolint.analysis.measurable import request_hint
+from ecolint.analysis.model_ids import model_argument
+from ecolint.analysis.models import ModelSize, is_prequantized, model_size
+from ecolint.analysis import apis
+from ecolint.analysis import model_ids
+from ecolint.analysis.names import code, find_all, imported_names, literal_value, module_reference
+from ecolint.analysis.quantization import (
     CONFIG_KEYWORD_PREFIXES,
     QUANTIZATION_FLAGS,
     QuantizationRequest,

@@ -2,12 +2,12 @@ from __future__ import annotations
 
 import libcst as cst
 
-from ecolint import apis
+from ecolint.analysis import apis
 from ecolint.diagnostics import Applicability
-from ecolint.edits import has_comment, keyword_like, replace_and_remove
-from ecolint.fixes import Fix, ImportRequest
-from ecolint.names import UNKNOWN, literal_value, reference_to
-from ecolint.quantization import CONFIG_KEYWORD_PREFIXES, QUANTIZATION_FLAGS, Keyword, QuantizationRequest, quantization_requests
+from ecolint.fixing.edits import has_comment, keyword_like, replace_and_remove
+from ecolint.fixing.fixes import Fix, ImportRequest
+from ecolint.analysis.names import UNKNOWN, literal_value, reference_to
+from ecolint.analysis.quantization import CONFIG_KEYWORD_PREFIXES, QUANTIZATION_FLAGS, Keyword, QuantizationRequest, quantization_requests
 from ecolint.rule import FixAvailability, Rule
 
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import libcst as cst
 
-from ecolint.model_ids import ModelIds, model_argument
-from ecolint.names import UNKNOWN, literal_value
-from ecolint.quantization import (
+from ecolint.analysis.model_ids import ModelIds, model_argument
+from ecolint.analysis.names import UNKNOWN, literal_value
+from ecolint.analysis.quantization import (
     CONFIG_KEYWORD_PREFIXES,
     QUANTIZATION_FLAGS,
     Keywords,

@@ -6,7 +6,7 @@ Each stage runs only on what passed the one before, for the rules still in play:
 2. the code view (strings and comments blanked, so docstrings and comments pass
    nothing; identifier-like strings kept for the rules whose words may be dict keys)
    holds the same words as whole words (`.word` as an attribute, `word(` called), and the import;
-3. the rule's gate (`ecolint.gates`) accepts the standard library's `ast` of the text.
+3. the rule's gate (`ecolint.prefilter.gates`) accepts the standard library's `ast` of the text.
 A stage may pass a text its rule will not flag; it never rejects one the rule would flag:
 tests compare findings with and without the prefilter on the fixtures and a real tree.
 """
@@ -17,7 +17,7 @@ import ast
 import re
 from collections.abc import Callable, Sequence
 
-from ecolint import gates
+from ecolint.prefilter import gates
 from ecolint.catalogue import RuleSpec
 
 

@@ -16,7 +16,7 @@ from typing import Protocol
 
 import libcst as cst
 
-from ecolint.names import code, single_statement
+from ecolint.analysis.names import code, single_statement
 
 
 class Request(Protocol):

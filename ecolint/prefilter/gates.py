@@ -109,7 +109,7 @@ class ModuleFacts:
 def keyword_or_key(facts: ModuleFacts, words: tuple[str, ...]) -> bool:
     """The quantization rules: a word is a call's keyword (`load_in_8bit=True`) or a dict's string key.
 
-    `ecolint.quantization` reads keywords only from call arguments and dict entries; a
+    `ecolint.analysis.quantization` reads keywords only from call arguments and dict entries; a
     parameter or an attribute of that name (`def __init__(self, load_in_8bit=False)`) is not one.
     """
     return any(word in facts.keywords or word in facts.keys for word in words)
@@ -120,7 +120,7 @@ def generation_in_loop(facts: ModuleFacts, words: tuple[str, ...]) -> bool:
 
     Holders are the names and `self` attributes assigned from a loader call (by its name
     or an import alias of it), and, in a module that imports transformers, parameters with
-    the conventional names; over-approximates `ecolint.generation.GenerationCalls.kind`
+    the conventional names; over-approximates `ecolint.analysis.generation.GenerationCalls.kind`
     and the rule's helper-function case.
     """
     calls_in_loops = facts.calls_in_loops()

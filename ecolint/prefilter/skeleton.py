@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ecolint.prefilter import code_view
+from ecolint.prefilter.stages import code_view
 
 _LINES = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 _WORD = re.compile(r"\w+")
@@ -37,7 +37,7 @@ class _Function:
     first: int  # 1-based line of the first statement of the body
     last: int
     indent: str  # of the body
-    words: Counter[str]  # in the code of the whole definition (`ecolint.prefilter.code_view`)
+    words: Counter[str]  # in the code of the whole definition (`ecolint.prefilter.stages.code_view`)
     header_words: Counter[str]  # in the code of its decorators and `def` line(s)
     body: str  # the code of its body
     body_words: set[str]
@@ -151,9 +151,9 @@ def skeleton(text: str, tree: ast.Module, rule_words: Iterable[str]) -> Skeleton
 
 
 def _mutation_of(names: set[str]) -> re.Pattern[str]:
-    """A use that may change one of `names` in place, as `ecolint.names` sees one: an item or
+    """A use that may change one of `names` in place, as `ecolint.analysis.names` sees one: an item or
     attribute assigned (`NAME[...]`, `NAME.x = `, `NAME.x += `), a mutating method called."""
-    from ecolint.names import MUTATING_METHODS
+    from ecolint.analysis.names import MUTATING_METHODS
 
     name = "|".join(map(re.escape, sorted(names)))
     methods = "|".join(sorted(MUTATING_METHODS))

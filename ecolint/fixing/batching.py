@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import libcst as cst
 
-from ecolint.loops import names_read, target_names
-from ecolint.names import code, literal, single_statement
+from ecolint.analysis.loops import names_read, target_names
+from ecolint.analysis.names import code, literal, single_statement
 
 BATCH_SIZE = 8
 

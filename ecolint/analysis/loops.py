@@ -12,7 +12,7 @@ from typing import Any, Union
 import libcst as cst
 from libcst.metadata import ParentNodeProvider
 
-from ecolint.names import literal
+from ecolint.analysis.names import literal
 
 Comprehension = Union[cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp]
 Loop = Union[cst.For, cst.While, Comprehension]

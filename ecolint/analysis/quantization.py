@@ -13,8 +13,8 @@ from typing import Any, Literal, Union
 
 import libcst as cst
 
-from ecolint import apis
-from ecolint.names import UNKNOWN, assigned_then_mutated, imported_names, is_builtin, literal, resolve
+from ecolint.analysis import apis
+from ecolint.analysis.names import UNKNOWN, assigned_then_mutated, imported_names, is_builtin, literal, resolve
 
 QUANTIZATION_FLAGS = ("load_in_8bit", "load_in_4bit")
 CONFIG_KEYWORD_PREFIXES = ("bnb_4bit_", "llm_int8_")

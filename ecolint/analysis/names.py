@@ -26,7 +26,7 @@ METADATA = (ScopeProvider, ParentNodeProvider)
 UNKNOWN: Any = type("Unknown", (), {"__repr__": lambda self: "UNKNOWN"})()
 
 # Methods that change a dict or config object in place: a binding that sees them no longer
-# has the value it was assigned (`ecolint.skeleton` keeps the functions that may call them).
+# has the value it was assigned (`ecolint.prefilter.skeleton` keeps the functions that may call them).
 MUTATING_METHODS = frozenset({"update", "setdefault", "pop", "popitem", "clear", "__setitem__"})
 _MAX_HOPS = 5
 Found = TypeVar("Found", bound=cst.CSTNode)

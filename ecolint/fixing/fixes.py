@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 import libcst as cst
 
 from ecolint.diagnostics import Applicability, Edit, Location
-from ecolint.imports import add_imports
+from ecolint.fixing.imports import add_imports
 
 MAX_ROUNDS = 10
 # A temporary file this old beside a file being fixed was left by a killed run: no write takes this long.

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import libcst as cst
 
-from ecolint.names import find_all
+from ecolint.analysis.names import find_all
 
 Item = Union[cst.Arg, cst.DictElement]
 Owner = TypeVar("Owner", cst.Call, cst.Dict)

@@ -90,7 +90,7 @@ def parameters_from_config(config: Mapping[str, Any]) -> int | None:
 
 @functools.lru_cache(maxsize=1)
 def _table() -> dict[str, float]:
-    data = json.loads((Path(__file__).parent / "data" / "model_sizes.json").read_text(encoding="utf-8"))
+    data = json.loads((Path(__file__).parent.parent / "data" / "model_sizes.json").read_text(encoding="utf-8"))
     return {name.lower(): size for name, size in data["billions_of_parameters"].items()}
 
 

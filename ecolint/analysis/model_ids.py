@@ -12,7 +12,7 @@ from typing import Any
 
 import libcst as cst
 
-from ecolint.names import UNKNOWN, find_all, imported_names, literal, parameter_default, resolve
+from ecolint.analysis.names import UNKNOWN, find_all, imported_names, literal, parameter_default, resolve
 
 _PARSE_METHODS = frozenset({"parse_args", "parse_known_args", "parse_args_into_dataclasses"})
 # The words of the module-wide reads below (argparse defaults, dataclass fields), for `Rule.context_words`.
@@ -114,7 +114,7 @@ class ModelIds:
 
 def model_argument(meta: Any, call: cst.Call) -> cst.BaseExpression | None:
     """The expression naming the model in `from_pretrained(...)` or `pipeline(...)`."""
-    from ecolint import apis
+    from ecolint.analysis import apis
 
     names = imported_names(meta, call.func)
     keyword = "model" if names & apis.PIPELINE else "pretrained_model_name_or_path"

@@ -15,8 +15,8 @@ from typing import Any, Literal
 import libcst as cst
 from libcst.metadata import Assignment, ScopeProvider
 
-from ecolint import apis
-from ecolint.names import assigned_value, code, find_all, imported_names, literal
+from ecolint.analysis import apis
+from ecolint.analysis.names import assigned_value, code, find_all, imported_names, literal
 
 Kind = Literal["generate", "pipeline"]
 
