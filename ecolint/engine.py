@@ -86,11 +86,13 @@ class Linter:
         except RecursionError:
             return LintResult([_syntax_error(source, "too deeply nested to parse", 1, 1)])
         wrapper = cst.MetadataWrapper(module, unsafe_skip_copy=True)
+        from ecolint.analysis.flow import Flow
         from ecolint.rule_context import RuleContext
 
         base = self.context or RuleContext()
         context = RuleContext(source.path, base.models, base.target_gpu)
-        visitors = [rule(module, context) for rule in rules]
+        flow = Flow(wrapper)
+        visitors = [rule(module, context, flow) for rule in rules]
         wrapper.visit_batched(visitors)
         reports = [report for visitor in visitors for report in visitor.reports]
         result = self._collect(source, parsed, wrapper, reports, plan_fixes)

@@ -10,7 +10,6 @@ Fix safety ...), rendered by `ecolint rule` and into the `rules/` pages.
 from __future__ import annotations
 
 import enum
-import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -18,8 +17,9 @@ from typing import Any, ClassVar
 import libcst as cst
 
 from ecolint.analysis import names
-from ecolint.fixing.fixes import Fix
+from ecolint.analysis.flow import Flow
 from ecolint.analysis.model_ids import ModelIds
+from ecolint.fixing.fixes import Fix
 from ecolint.rule_context import RuleContext
 
 
@@ -67,16 +67,17 @@ class Rule(cst.BatchableCSTVisitor):
 
     METADATA_DEPENDENCIES = names.METADATA
 
-    def __init__(self, module: cst.Module, context: RuleContext | None = None) -> None:
+    def __init__(self, module: cst.Module, context: RuleContext | None, flow: Flow) -> None:
         super().__init__()
         self.module = module
         self.context = context or RuleContext()
+        self.flow = flow  # the module's value flow, shared by every rule of the run
         self.reports: list[Report] = []
 
-    @functools.cached_property
+    @property
     def model_ids(self) -> ModelIds:
         """Resolves the model ids of load calls in this module."""
-        return ModelIds(self, self.module)
+        return self.flow.model_ids
 
     def report(self, node: cst.CSTNode, message: str, fix: Fix | None = None, data: Mapping[str, Any] | None = None) -> None:
         self.reports.append(Report(type(self), node, message, fix, dict(data or {})))

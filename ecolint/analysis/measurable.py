@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ecolint.analysis.flow import Flow
+
 import libcst as cst
 
 from ecolint.analysis.model_ids import ModelIds, model_argument
@@ -27,13 +29,13 @@ from ecolint.analysis.quantization import (
 _PLAIN = (bool, int, float, str)
 
 
-def quantization_literals(meta: Any, keywords: Keywords) -> dict[str, Any]:
+def quantization_literals(flow: Flow, keywords: Keywords) -> dict[str, Any]:
     """The bitsandbytes keywords with known values, as plain JSON values (dtypes by name)."""
     found: dict[str, Any] = {}
     for name, keyword in keywords.items.items():
         if name not in QUANTIZATION_FLAGS and not name.startswith(CONFIG_KEYWORD_PREFIXES):
             continue
-        value = dtype_name(meta, keyword.value) if name.endswith("_dtype") else literal_value(meta, keyword.value)
+        value = dtype_name(flow, keyword.value) if name.endswith("_dtype") else literal_value(flow, keyword.value)
         if name in QUANTIZATION_FLAGS and value is UNKNOWN:
             value = True
         if isinstance(value, _PLAIN):
@@ -41,26 +43,26 @@ def quantization_literals(meta: Any, keywords: Keywords) -> dict[str, Any]:
     return found
 
 
-def loader_hint(meta: Any, model_ids: ModelIds, loader: cst.Call | None) -> dict[str, Any]:
+def loader_hint(flow: Flow, model_ids: ModelIds, loader: cst.Call | None) -> dict[str, Any]:
     """The model id and dtype of a load call, where they are known."""
     if loader is None:
         return {"model": None}
-    argument = model_argument(meta, loader)
-    dtype = loader_dtype(meta, loader)
+    argument = model_argument(flow, loader)
+    dtype = loader_dtype(flow, loader)
     return {
         "model": model_ids.resolve(argument) if argument is not None else None,
-        "dtype": dtype_name(meta, dtype.value) if dtype is not None else None,
+        "dtype": dtype_name(flow, dtype.value) if dtype is not None else None,
     }
 
 
-def request_hint(meta: Any, model_ids: ModelIds, request: QuantizationRequest) -> dict[str, Any]:
+def request_hint(flow: Flow, model_ids: ModelIds, request: QuantizationRequest) -> dict[str, Any]:
     """Model, dtype and quantization of the load a quantization request configures."""
-    loader = request_loader(meta, request)
-    return {**loader_hint(meta, model_ids, loader), "quantization": quantization_literals(meta, request.keywords)}
+    loader = request_loader(flow, request)
+    return {**loader_hint(flow, model_ids, loader), "quantization": quantization_literals(flow, request.keywords)}
 
 
-def load_call_hint(meta: Any, model_ids: ModelIds, loader: cst.Call) -> dict[str, Any]:
+def load_call_hint(flow: Flow, model_ids: ModelIds, loader: cst.Call) -> dict[str, Any]:
     """Model, dtype and quantization (if any) of a load call."""
-    requests = [r for r in loader_quantization(meta, loader) if not (r.origin == "loader" and r.has_config)]
-    quantization = quantization_literals(meta, requests[0].keywords) if len(requests) == 1 else {}
-    return {**loader_hint(meta, model_ids, loader), "quantization": quantization}
+    requests = [r for r in loader_quantization(flow, loader) if not (r.origin == "loader" and r.has_config)]
+    quantization = quantization_literals(flow, requests[0].keywords) if len(requests) == 1 else {}
+    return {**loader_hint(flow, model_ids, loader), "quantization": quantization}

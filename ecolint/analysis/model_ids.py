@@ -1,18 +1,22 @@
 """The model id a load call names, resolved statically, or None when it cannot be known.
 
-Followed: a literal; a module or notebook-global constant; a function parameter's
-default; `args.<dest>` of an argparse parser built anywhere in the file (also in a
-helper function) whose `add_argument(..., default=...)` is a literal; a dataclass
-field's default read back as `<object>.<field>`.
+Values come from `ecolint.analysis.flow` (literals, constants, parameters with their
+defaults and every call site, factories, `self` attributes); a leaf it cannot follow
+further is read as `args.<dest>` of an argparse parser built anywhere in the file (also
+in a helper function) whose `add_argument(..., default=...)` is a literal, or as a
+dataclass field's default read back as `<object>.<field>`.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import libcst as cst
 
-from ecolint.analysis.names import UNKNOWN, find_all, imported_names, literal, parameter_default, resolve
+from ecolint.analysis.names import UNKNOWN, find_all, imported_names, literal
+
+if TYPE_CHECKING:
+    from ecolint.analysis.flow import Flow
 
 _PARSE_METHODS = frozenset({"parse_args", "parse_known_args", "parse_args_into_dataclasses"})
 # The words of the module-wide reads below (argparse defaults, dataclass fields), for `Rule.context_words`.
@@ -40,9 +44,10 @@ def _keyword(call: cst.Call, name: str) -> cst.BaseExpression | None:
 class ModelIds:
     """Resolves model ids within one module; the module-wide tables are built on first use."""
 
-    def __init__(self, meta: Any, module: cst.Module) -> None:
-        self.meta = meta
-        self.module = module
+    def __init__(self, flow: Flow) -> None:
+        self.meta = flow
+        self.flow = flow
+        self.module = flow.module
         self._argparse: dict[str, str | None] | None = None
         self._fields: dict[str, str | None] | None = None
 
@@ -86,30 +91,38 @@ class ModelIds:
         if not isinstance(expr.value, cst.Name):
             return None
         attr = expr.attr.value
-        receiver = resolve(self.meta, expr.value)
+        receivers = self.flow.values(expr.value)
+        receiver = receivers[0] if len(receivers) == 1 else None
         parsed = isinstance(receiver, cst.Call) and (
             (isinstance(receiver.func, cst.Attribute) and receiver.func.attr.value in _PARSE_METHODS) or isinstance(receiver.func, cst.Name)
         )
-        if (parsed or receiver is expr.value) and attr in self.argparse_defaults():
+        if (parsed or receiver is expr.value or isinstance(receiver, cst.Name)) and attr in self.argparse_defaults():
             return self.argparse_defaults()[attr]
         if attr in self.dataclass_defaults() and not imported_names(self.meta, expr.value):
             return self.dataclass_defaults()[attr]
         return None
 
+    def candidates(self, expr: cst.BaseExpression) -> list[str | None]:
+        """Each string the expression may hold when the script runs with its defaults (None: unknown)."""
+        found: list[str | None] = []
+        for leaf in self.flow.values(expr):
+            text = literal(leaf)
+            if isinstance(text, str):
+                found.append(text)
+            elif isinstance(leaf, cst.Attribute):
+                found.append(self._from_attribute(leaf))
+            else:
+                found.append(None)
+        return list(dict.fromkeys(found))
+
+    def known(self, expr: cst.BaseExpression) -> list[str]:
+        """The model ids the expression may name that are known statically."""
+        return [text for text in self.candidates(expr) if text]
+
     def resolve(self, expr: cst.BaseExpression) -> str | None:
-        """The string the expression holds when the script runs with its defaults."""
-        value = resolve(self.meta, expr)
-        text = literal(value)
-        if isinstance(text, str):
-            return text
-        if isinstance(value, cst.Name):
-            default = parameter_default(self.meta, value)
-            if default is not None:
-                text = literal(resolve(self.meta, default))
-                return text if isinstance(text, str) else None
-        if isinstance(value, cst.Attribute):
-            return self._from_attribute(value)
-        return None
+        """The one model id the expression names, where the known values agree."""
+        known = self.known(expr)
+        return known[0] if len(known) == 1 else None
 
 
 def model_argument(meta: Any, call: cst.Call) -> cst.BaseExpression | None:

@@ -81,14 +81,14 @@ class Int8OutlierDecomposition(Rule):
     context_words = model_ids.CONTEXT_WORDS
 
     def visit_Call(self, node: cst.Call) -> None:
-        for request in quantization_requests(self, node):
+        for request in quantization_requests(self.flow, node):
             if request.origin == "loader" and request.has_config:
                 continue  # the quantization_config decides; the bare flag is ECO105's
             self._check(request)
 
     def _check(self, request: QuantizationRequest) -> None:
         keywords = request.keywords
-        flag = enabled_flag(self, keywords, "load_in_8bit")
+        flag = enabled_flag(self.flow, keywords, "load_in_8bit")
         if flag is None:
             return
         threshold = keywords.get("llm_int8_threshold")
@@ -102,11 +102,11 @@ class Int8OutlierDecomposition(Rule):
                 ((flag.container, insert_after(flag.container, flag.node, new)),),
             )
             message = f"8-bit load without `llm_int8_threshold=0.0` runs LLM.int8() outlier decomposition: {COST}"
-            self.report(flag.node, message, fix, request_hint(self, self.model_ids, request))
+            self.report(flag.node, message, fix, request_hint(self.flow, self.model_ids, request))
             return
         value = literal_value(self, threshold.value)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value == 0:
             return
         fix = Fix("Set `llm_int8_threshold=0.0`", Applicability.UNSAFE, ((threshold.value, cst.Float("0.0")),))
         message = f"`llm_int8_threshold={value}` keeps LLM.int8() outlier decomposition on: {COST}"
-        self.report(threshold.node, message, fix, request_hint(self, self.model_ids, request))
+        self.report(threshold.node, message, fix, request_hint(self.flow, self.model_ids, request))

@@ -61,7 +61,7 @@ class Int8ThresholdInt(Rule):
     context_words = ()
 
     def visit_Call(self, node: cst.Call) -> None:
-        for request in quantization_requests(self, node):
+        for request in quantization_requests(self.flow, node):
             # Keywords given to `from_pretrained` itself were set after the type check
             # in transformers 4.x, and are a TypeError of their own in 5.x (ECO105).
             if request.origin != "config":

@@ -67,14 +67,14 @@ class KbitFloat32Compute(Rule):
     context_words = model_ids.CONTEXT_WORDS
 
     def visit_Call(self, node: cst.Call) -> None:
-        for request in quantization_requests(self, node):
+        for request in quantization_requests(self.flow, node):
             if request.origin == "loader" and request.has_config:
                 continue
             self._check(request)
 
     def _check(self, request: QuantizationRequest) -> None:
         keywords = request.keywords
-        flag = enabled_flag(self, keywords, "load_in_4bit")
+        flag = enabled_flag(self.flow, keywords, "load_in_4bit")
         if flag is None or "bnb_4bit_compute_dtype" in keywords.items or not keywords.complete:
             return
         dtype = self._dtype(request)
@@ -88,13 +88,13 @@ class KbitFloat32Compute(Rule):
             ((flag.container, insert_after(flag.container, flag.node, new)),),
             imports,
         )
-        hint = {**request_hint(self, self.model_ids, request), "fixed_compute_dtype": dtype_name(self, value) or "bfloat16"}
+        hint = {**request_hint(self.flow, self.model_ids, request), "fixed_compute_dtype": dtype_name(self.flow, value) or "bfloat16"}
         self.report(flag.node, f"4-bit load without `bnb_4bit_compute_dtype` computes in float32: {COST}", fix, hint)
 
     def _dtype(self, request: QuantizationRequest) -> tuple[cst.BaseExpression, tuple[ImportRequest, ...]] | None:
         """The load's own 16-bit dtype expression, else `torch.bfloat16` (with its import)."""
-        existing = loader_dtype(self, request_loader(self, request))
-        if existing is not None and dtype_name(self, existing.value) in ("float16", "bfloat16"):
+        existing = loader_dtype(self.flow, request_loader(self.flow, request))
+        if existing is not None and dtype_name(self.flow, existing.value) in ("float16", "bfloat16"):
             return existing.value, ()
         torch = module_reference(self, request.call, "torch")
         if torch is None:

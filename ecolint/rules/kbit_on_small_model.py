@@ -111,9 +111,9 @@ class KbitOnSmallModel(Rule):
         return self._trains
 
     def visit_Call(self, node: cst.Call) -> None:
-        if not is_loader(self, node) or self._trains_kbit():
+        if not is_loader(self.flow, node) or self._trains_kbit():
             return
-        for request in loader_quantization(self, node):
+        for request in loader_quantization(self.flow, node):
             if request.origin == "loader" and request.has_config:
                 continue
             flag = request.keywords.get("load_in_4bit")
@@ -129,7 +129,7 @@ class KbitOnSmallModel(Rule):
                 continue
             where = request.config_keyword.node if request.config_keyword is not None else flag.node
             message = f"4-bit load of `{model_id}`, {size.billions:g}B parameters (from {size.source}): {reason}, and NF4 costs {COST}"
-            hint = {**request_hint(self, self.model_ids, request), "model": model_id, "fixed_dtype": self._precision(request)}
+            hint = {**request_hint(self.flow, self.model_ids, request), "model": model_id, "fixed_dtype": self._precision(request)}
             if is_prequantized(model_id):
                 self.report(where, message + "; load the original checkpoint in BF16 instead of this pre-quantized one", data=hint)
             else:
@@ -181,11 +181,11 @@ class KbitOnSmallModel(Rule):
     def _precision(self, request: QuantizationRequest) -> str:
         """The 16-bit dtype to load in instead: float16 where the 4-bit config computed in it."""
         compute = request.keywords.get("bnb_4bit_compute_dtype")
-        return "float16" if compute is not None and dtype_name(self, compute.value) == "float16" else "bfloat16"
+        return "float16" if compute is not None and dtype_name(self.flow, compute.value) == "float16" else "bfloat16"
 
     def _dtype_argument(self, loader: cst.Call, request: QuantizationRequest):
         """The `dtype=torch.bfloat16` argument to add (None: the load has a dtype; False: cannot)."""
-        if loader_dtype(self, loader) is not None:
+        if loader_dtype(self.flow, loader) is not None:
             return None
         torch = module_reference(self, loader, "torch")
         if torch is None:

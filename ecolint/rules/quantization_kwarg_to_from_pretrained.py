@@ -65,7 +65,7 @@ class QuantizationKwargToFromPretrained(Rule):
     context_words = ()
 
     def visit_Call(self, node: cst.Call) -> None:
-        for request in quantization_requests(self, node):
+        for request in quantization_requests(self.flow, node):
             if request.origin != "loader":
                 continue
             flags = [kw for kw in request.keywords.items.values() if kw.name in QUANTIZATION_FLAGS]

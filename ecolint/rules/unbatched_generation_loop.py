@@ -137,7 +137,7 @@ class UnbatchedGenerationLoop(Rule):
     def _hint(self, call: cst.Call, kind: Kind) -> dict:
         """The model behind the call and the batch sizes to compare, for `--measure`."""
         loader = self.calls.loader_of(call, kind)
-        hint = load_call_hint(self, self.model_ids, loader) if loader is not None else {"model": None}
+        hint = load_call_hint(self.flow, self.model_ids, loader) if loader is not None else {"model": None}
         return {**hint, "batch": 1, "fixed_batch": batching.BATCH_SIZE}
 
     def _independent_loop(self, call: cst.Call, args: tuple[cst.Arg, ...] | list[cst.Arg]) -> Loop | None:

@@ -1,0 +1,624 @@
+"""Which values can reach an expression in one module: the layer every rule asks.
+
+One `Flow` per parsed module, built by the engine and shared by the rules. It follows
+values, bounded to the module (a notebook: all its cells) and `MAX_DEPTH` call levels:
+
+- names through every binding the scope analysis gives them (`x = v`, `a, b = f()`, `:=`);
+- `a if c else b` and `a or b` to both sides (one side where `c` is a literal);
+- a function parameter to its default and to the arguments of every call of that
+  function in the module (`self.m(...)` for a method, `Class(...)` for `__init__`);
+  a function that escapes (passed as a callback, decorated by a framework) also gets
+  a runtime value;
+- a call of a module function (or `self.m()`) to what it returns: factories;
+- `self.x` to every `self.x = ...` in the methods of the same class;
+- dicts through `d[k] = v`, `d.update(...)`, `d.setdefault(...)`, `d |= {...}`, `**`
+  unpacking, `dict(...)`, `.copy()` and helpers that return them; a key set under a
+  condition is still set. A dict that escapes into a call the flow cannot see through
+  is incomplete.
+
+`values()` answers with leaves: the expressions the flow could not follow further. A
+literal leaf is a known value; any other leaf (`args.int8`, a call's result, a loop
+target) is a value known only at run time. `Keywords.complete` False means some keys
+could not be known, and rules that need the absence of a key then stay silent.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Union
+
+import libcst as cst
+from libcst.metadata import Assignment, MetadataWrapper, ParentNodeProvider, ScopeProvider
+
+from ecolint.analysis import names
+from ecolint.analysis.names import UNKNOWN, find_all, is_builtin, literal
+
+if TYPE_CHECKING:
+    from ecolint.analysis.model_ids import ModelIds
+
+MAX_DEPTH = 4
+_FUNCTIONS = (cst.FunctionDef,)
+# Methods that return their receiver (models, pipelines, tensors): `from_pretrained(...).to("cuda").eval()`.
+PASS_THROUGH_METHODS = frozenset({"to", "cuda", "eval", "half", "bfloat16", "float", "requires_grad_", "train"})
+# Calls that read a dict without changing it or keeping it.
+_READERS = frozenset({"print", "len", "repr", "str", "isinstance", "sorted", "list", "bool", "any", "all"})
+_READ_METHODS = frozenset({"get", "items", "keys", "values", "copy", "__contains__"})
+# Decorators that keep a function's callers the module's own.
+_PLAIN_DECORATORS = frozenset({"staticmethod", "classmethod", "property", "cache", "lru_cache", "cached_property", "no_grad", "inference_mode"})
+
+KeywordNode = Union[cst.Arg, cst.DictElement, cst.Subscript, cst.Call]
+
+
+@dataclass(frozen=True)
+class Keyword:
+    """One key that reaches a call or dict: `name=value`, `"name": value`, `d["name"] = value`,
+    `d.update(name=value)` or `d.setdefault("name", value)`.
+
+    `node` is where it is written and `container` the call, dict or statement holding it;
+    `editable` says whether a fix may add or remove items beside it.
+    """
+
+    name: str
+    node: KeywordNode
+    value: cst.BaseExpression
+    container: cst.CSTNode
+
+    @property
+    def editable(self) -> bool:
+        return isinstance(self.container, (cst.Call, cst.Dict)) and isinstance(self.node, (cst.Arg, cst.DictElement))
+
+
+@dataclass
+class Keywords:
+    """The keys that reach a call or dict. `complete` is False when some could not be known."""
+
+    items: dict[str, Keyword] = field(default_factory=dict)
+    complete: bool = True
+
+    def get(self, name: str) -> Keyword | None:
+        return self.items.get(name)
+
+    def merge(self, other: Keywords | None) -> None:
+        if other is None:
+            self.complete = False
+            return
+        for name, keyword in other.items.items():
+            self.items.setdefault(name, keyword)
+        self.complete = self.complete and other.complete
+
+    @classmethod
+    def union(cls, alternatives: list[Keywords]) -> Keywords:
+        """Every key any alternative may carry; complete only if all are and there is one."""
+        merged = cls(complete=bool(alternatives))
+        for alternative in alternatives:
+            merged.merge(alternative)
+        return merged
+
+
+@dataclass(frozen=True)
+class Constant:
+    """What a value can be: the literals it may hold, and whether it may be something known only at run time."""
+
+    known: tuple[Any, ...]
+    runtime: bool
+
+    def may_be_truthy(self) -> bool:
+        return self.runtime or any(bool(value) for value in self.known)
+
+    def can_be(self, value: Any) -> bool:
+        return any(known is value or (type(known) is type(value) and known == value) for known in self.known)
+
+
+@dataclass(frozen=True)
+class _CallSites:
+    calls: tuple[tuple[cst.Call, int], ...]  # each call, and how many leading parameters it fills implicitly (self)
+    escapes: bool  # also called from where the module cannot see
+
+
+class Flow(cst.MetadataDependent):
+    """Values, dicts and receivers of one module; its tables are built on first use."""
+
+    METADATA_DEPENDENCIES = names.METADATA
+
+    def __init__(self, wrapper: MetadataWrapper) -> None:
+        super().__init__()
+        self.wrapper = wrapper
+        self.module = wrapper.module
+        self.metadata = wrapper.resolve_many(self.METADATA_DEPENDENCIES)
+        self._sites: dict[cst.FunctionDef, _CallSites] = {}
+        self._attributes: dict[cst.ClassDef, dict[str, list[tuple[cst.BaseExpression, int | None]]]] = {}
+        self._memo: dict[str, Any] = {}
+
+    @functools.cached_property
+    def model_ids(self) -> ModelIds:
+        """The model ids load calls name (`ecolint.analysis.model_ids`)."""
+        from ecolint.analysis.model_ids import ModelIds
+
+        return ModelIds(self)
+
+    def memo(self, key: str, compute: Callable[[], Any]) -> Any:
+        """A module-wide table computed once per flow (by whichever rule asks first)."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
+
+    @classmethod
+    def from_source(cls, text: str) -> Flow:
+        """A flow over `text`, for tests and tools."""
+        return cls(MetadataWrapper(cst.parse_module(text), unsafe_skip_copy=True))
+
+    # ---- names and bindings -------------------------------------------------------------
+
+    def referents(self, name: cst.Name) -> list[Any]:
+        """The bindings an access of `name` may see (assignments, parameters, imports, ...)."""
+        scope = self.get_metadata(ScopeProvider, name, None)
+        if scope is None:
+            return []
+        found = {id(r): r for access in scope.accesses[name] for r in access.referents}
+        if not found and name.value in scope:  # a binding, not an access: `x` in `x = 1`
+            found = {id(a): a for a in scope[name.value]}
+        return list(found.values())
+
+    def parent(self, node: cst.CSTNode) -> cst.CSTNode | None:
+        return self.get_metadata(ParentNodeProvider, node, None)
+
+    def function_of(self, node: cst.CSTNode) -> cst.FunctionDef | None:
+        """The function whose body holds `node`."""
+        parent = self.parent(node)
+        while parent is not None and not isinstance(parent, cst.FunctionDef):
+            parent = self.parent(parent)
+        return parent
+
+    def class_of(self, function: cst.FunctionDef) -> cst.ClassDef | None:
+        """The class `function` is a method of."""
+        parent = self.parent(function)
+        while parent is not None and not isinstance(parent, (cst.ClassDef, cst.FunctionDef, cst.Module)):
+            parent = self.parent(parent)
+        return parent if isinstance(parent, cst.ClassDef) else None
+
+    def callee(self, call: cst.Call) -> cst.FunctionDef | cst.ClassDef | None:
+        """The module's own function (or method through `self.m`, or class) a call calls."""
+        func = call.func
+        if isinstance(func, cst.Name):
+            definitions = [a.node for a in self.referents(func) if isinstance(a, Assignment)]
+            if len(definitions) == 1 and isinstance(definitions[0], (cst.FunctionDef, cst.ClassDef)):
+                return definitions[0]
+            return None
+        if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == "self":
+            function = self.function_of(call)
+            klass = self.class_of(function) if function is not None else None
+            if klass is not None:
+                return self._methods(klass).get(func.attr.value)
+        return None
+
+    # ---- values --------------------------------------------------------------------------
+
+    def values(self, expr: cst.BaseExpression) -> tuple[cst.BaseExpression, ...]:
+        """The leaves `expr` may evaluate to (see the module docstring)."""
+        return tuple(self._values(expr, 0, frozenset()))
+
+    def _values(self, expr: cst.BaseExpression, depth: int, seen: frozenset[int]) -> Iterator[cst.BaseExpression]:
+        if id(expr) in seen or depth > MAX_DEPTH:
+            yield expr
+            return
+        seen = seen | {id(expr)}
+        if isinstance(expr, cst.Name) and expr.value not in ("True", "False", "None"):
+            referents = self.referents(expr)
+            if not referents:
+                yield expr
+            for referent in referents:
+                found = list(self._binding_values(referent, expr, depth, seen))
+                yield from found or [expr]
+        elif isinstance(expr, cst.IfExp):
+            test = self.constant(expr.test)
+            if not test.runtime and len(test.known) == 1:
+                yield from self._values(expr.body if test.known[0] else expr.orelse, depth, seen)
+            else:
+                yield from self._values(expr.body, depth, seen)
+                yield from self._values(expr.orelse, depth, seen)
+        elif isinstance(expr, cst.BooleanOperation) and isinstance(expr.operator, cst.Or):
+            yield from self._values(expr.left, depth, seen)
+            yield from self._values(expr.right, depth, seen)
+        elif isinstance(expr, cst.Attribute) and self._is_self(expr.value):
+            assigned = self._self_attribute(expr)
+            if not assigned:
+                yield expr
+            for value, index in assigned:
+                yield from self._element(value, index, depth + 1, seen)
+        elif isinstance(expr, cst.Call) and isinstance(callee := self.callee(expr), cst.FunctionDef):
+            returned = self._returns(callee)
+            if not returned:
+                yield expr
+            for value in returned:
+                yield from self._values(value, depth + 1, seen)
+        else:
+            yield expr
+
+    def _element(self, value: cst.BaseExpression, index: int | None, depth: int, seen: frozenset[int]) -> Iterator[cst.BaseExpression]:
+        """Leaves of `value`, or of its `index`-th element where it is unpacked (`a, b = value`)."""
+        if index is None:
+            yield from self._values(value, depth, seen)
+            return
+        for leaf in self._values(value, depth, seen):
+            if isinstance(leaf, (cst.Tuple, cst.List)) and len(leaf.elements) > index:
+                element = leaf.elements[index]
+                if not isinstance(element, cst.StarredElement):
+                    yield from self._values(element.value, depth, seen)
+                    continue
+            yield leaf if index is None else cst.Subscript(leaf, [cst.SubscriptElement(cst.Index(cst.Integer(str(index))))])
+
+    def _binding_values(self, referent: Any, at: cst.Name, depth: int, seen: frozenset[int]) -> Iterator[cst.BaseExpression]:
+        if not isinstance(referent, Assignment):
+            return
+        node = referent.node
+        if isinstance(node, cst.Param):
+            yield from self._parameter_values(node, depth, seen)
+            return
+        target = self._assigned(node)
+        if target is not None:
+            value, index = target
+            yield from self._element(value, index, depth, seen)
+
+    def _assigned(self, target: cst.CSTNode) -> tuple[cst.BaseExpression, int | None] | None:
+        """The value a name or `self.x` target is bound to, and its index where unpacked."""
+        parent = self.parent(target)
+        index = None
+        if isinstance(parent, cst.Element):
+            sequence = self.parent(parent)
+            if isinstance(sequence, (cst.Tuple, cst.List)):
+                index = next((i for i, e in enumerate(sequence.elements) if e is parent), None)
+                if any(isinstance(e, cst.StarredElement) for e in sequence.elements):
+                    return None
+                target, parent = sequence, self.parent(sequence)
+        if isinstance(parent, cst.AssignTarget):
+            statement = self.parent(parent)
+            if isinstance(statement, cst.Assign):
+                return statement.value, index
+        if isinstance(parent, cst.AnnAssign) and parent.target is target and parent.value is not None:
+            return parent.value, index
+        if isinstance(parent, cst.NamedExpr) and parent.target is target:
+            return parent.value, index
+        return None
+
+    def constant(self, expr: cst.BaseExpression) -> Constant:
+        """The literal values `expr` may have, and whether it may hold a runtime value."""
+        known, runtime = [], False
+        for leaf in self.values(expr):
+            value = literal(leaf)
+            if value is UNKNOWN:
+                runtime = True
+            elif not any(k is value or (type(k) is type(value) and k == value) for k in known):
+                known.append(value)
+        return Constant(tuple(known), runtime)
+
+    # ---- functions, parameters, returns ----------------------------------------------------
+
+    def _parameter_values(self, param: cst.Param, depth: int, seen: frozenset[int]) -> Iterator[cst.BaseExpression]:
+        function = self._function_of_param(param)
+        if function is None:
+            yield param.name
+            return
+        sites = self.call_sites(function)
+        star = param.star in ("*", "**") or self._is_star_param(function, param)
+        if star or sites.escapes or (not sites.calls and param.default is None):
+            yield param.name  # a runtime value
+        if star:
+            return
+        default_used = not sites.calls
+        for call, implicit in sites.calls:
+            argument = self._argument(call, function, param, implicit)
+            if argument is UNKNOWN:
+                yield param.name
+            elif argument is None:
+                default_used = True
+            else:
+                yield from self._values(argument, depth + 1, seen)
+        if default_used and param.default is not None:
+            yield from self._values(param.default, depth + 1, seen)
+
+    def _is_star_param(self, function: cst.FunctionDef, param: cst.Param) -> bool:
+        return param is function.params.star_arg or param is function.params.star_kwarg
+
+    def _function_of_param(self, param: cst.Param) -> cst.FunctionDef | None:
+        parent = self.parent(param)
+        while parent is not None and not isinstance(parent, (cst.FunctionDef, cst.Lambda)):
+            parent = self.parent(parent)
+        return parent if isinstance(parent, cst.FunctionDef) else None
+
+    def call_sites(self, function: cst.FunctionDef) -> _CallSites:
+        """The calls of `function` in the module, and whether it may be called from elsewhere."""
+        if function not in self._sites:
+            self._sites[function] = self._find_call_sites(function)
+        return self._sites[function]
+
+    def _find_call_sites(self, function: cst.FunctionDef) -> _CallSites:
+        escapes = any(not self._plain_decorator(d.decorator) for d in function.decorators)
+        klass = self.class_of(function)
+        calls: list[tuple[cst.Call, int]] = []
+        if klass is None:
+            references = self._references(function.name)
+            for node in references:
+                call = self.parent(node)
+                if isinstance(call, cst.Call) and call.func is node:
+                    calls.append((call, 0))
+                else:
+                    escapes = True
+            return _CallSites(tuple(calls), escapes)
+        is_static = any(names.code(d.decorator) == "staticmethod" for d in function.decorators)
+        implicit = 0 if is_static else 1
+        if function.name.value == "__init__":
+            for node in self._references(klass.name):
+                call = self.parent(node)
+                if isinstance(call, cst.Call) and call.func is node:
+                    calls.append((call, implicit))
+                elif not isinstance(call, cst.ClassDef):
+                    escapes = True
+            return _CallSites(tuple(calls), escapes)
+        for attribute in find_all(klass, cst.Attribute):
+            if self._is_self(attribute.value) and attribute.attr.value == function.name.value:
+                call = self.parent(attribute)
+                if isinstance(call, cst.Call) and call.func is attribute:
+                    calls.append((call, 0))
+                else:
+                    escapes = True
+        return _CallSites(tuple(calls), escapes)
+
+    def _plain_decorator(self, decorator: cst.BaseExpression) -> bool:
+        target = decorator.func if isinstance(decorator, cst.Call) else decorator
+        last = target.attr.value if isinstance(target, cst.Attribute) else target.value if isinstance(target, cst.Name) else ""
+        return last in _PLAIN_DECORATORS
+
+    def _references(self, name: cst.Name) -> list[cst.CSTNode]:
+        """The accesses of the definition bound by `name` (a def or class name)."""
+        scope = self.get_metadata(ScopeProvider, name, None)
+        if scope is None:
+            return []
+        found: list[cst.CSTNode] = []
+        for assignment in scope.assignments[name.value]:
+            if isinstance(assignment, Assignment) and getattr(assignment.node, "name", None) is name:
+                found.extend(access.node for access in assignment.references)
+        return found
+
+    def _argument(self, call: cst.Call, function: cst.FunctionDef, param: cst.Param, implicit: int) -> Any:
+        """The argument `call` passes for `param`; None: the default; UNKNOWN: cannot tell."""
+        for arg in call.args:
+            if arg.keyword is not None and arg.keyword.value == param.name.value:
+                return arg.value
+        positional = [*function.params.posonly_params, *function.params.params]
+        given = [arg for arg in call.args if arg.keyword is None]
+        if param in positional:
+            index = positional.index(param) - implicit
+            if index < 0:
+                return UNKNOWN  # `self` itself
+            if any(arg.star for arg in given[: index + 1]):
+                return UNKNOWN
+            if index < len(given):
+                return given[index].value
+        if any(arg.star == "**" for arg in call.args):
+            return UNKNOWN
+        return None
+
+    def star_kwarg_keywords(self, param: cst.Param) -> Keywords | None:
+        """The keys the callers of the function give its `**kwargs` parameter."""
+        function = self._function_of_param(param)
+        if function is None or param is not function.params.star_kwarg:
+            return None
+        sites = self.call_sites(function)
+        if sites.escapes or not sites.calls:
+            return None
+        named = {p.name.value for p in (*function.params.posonly_params, *function.params.params, *function.params.kwonly_params)}
+        alternatives = []
+        for call, _ in sites.calls:
+            found = Keywords()
+            for arg in call.args:
+                if arg.keyword is not None and arg.keyword.value not in named:
+                    found.items[arg.keyword.value] = Keyword(arg.keyword.value, arg, arg.value, call)
+                elif arg.star == "**":
+                    found.merge(self.dict_keywords(arg.value))
+            alternatives.append(found)
+        return Keywords.union(alternatives)
+
+    def _returns(self, function: cst.FunctionDef) -> list[cst.BaseExpression]:
+        found = []
+        for node in _own_nodes(function.body, cst.Return):
+            found.append(node.value if node.value is not None else cst.Name("None"))
+        return found
+
+    # ---- classes and `self` ----------------------------------------------------------------
+
+    def _is_self(self, expr: cst.BaseExpression) -> bool:
+        return isinstance(expr, cst.Name) and expr.value == "self"
+
+    def _methods(self, klass: cst.ClassDef) -> dict[str, cst.FunctionDef]:
+        return {s.name.value: s for s in klass.body.body if isinstance(s, cst.FunctionDef)}
+
+    def _self_attribute(self, attribute: cst.Attribute) -> list[tuple[cst.BaseExpression, int | None]]:
+        function = self.function_of(attribute)
+        klass = self.class_of(function) if function is not None else None
+        if klass is None:
+            return []
+        return self._class_attributes(klass).get(attribute.attr.value, [])
+
+    def _class_attributes(self, klass: cst.ClassDef) -> dict[str, list[tuple[cst.BaseExpression, int | None]]]:
+        """`self.x = v` (and `self.x, self.y = f()`) in the methods of `klass`: x → [(v, index)]."""
+        if klass in self._attributes:
+            return self._attributes[klass]
+        found: dict[str, list[tuple[cst.BaseExpression, int | None]]] = {}
+        self._attributes[klass] = found
+        for attribute in find_all(klass, cst.Attribute):
+            if not self._is_self(attribute.value):
+                continue
+            assigned = self._assigned(attribute)
+            if assigned is not None:
+                found.setdefault(attribute.attr.value, []).append(assigned)
+        return found
+
+    # ---- receivers ---------------------------------------------------------------------------
+
+    def producers(self, expr: cst.BaseExpression) -> tuple[cst.BaseExpression, ...]:
+        """What made the object `expr` holds: its leaves, through `.to(...)`, `.eval()` and the like."""
+        found = []
+        for leaf in self.values(expr):
+            while isinstance(leaf, cst.Call) and isinstance(leaf.func, cst.Attribute) and leaf.func.attr.value in PASS_THROUGH_METHODS:
+                inner = self.values(leaf.func.value)
+                if len(inner) != 1:
+                    found.extend(inner)
+                    leaf = None
+                    break
+                leaf = inner[0]
+            if leaf is not None:
+                found.append(leaf)
+        return tuple(found)
+
+    # ---- dicts -------------------------------------------------------------------------------
+
+    def dict_alternatives(self, expr: cst.BaseExpression) -> list[Keywords]:
+        """The dicts `expr` may be, each with the keys known to reach it; [] when none is known."""
+        return list(self._dicts(expr, 0, frozenset()))
+
+    def dict_keywords(self, expr: cst.BaseExpression) -> Keywords | None:
+        """Every key the dict `expr` may carry, over all its alternatives; None if none is known."""
+        alternatives = self.dict_alternatives(expr)
+        return Keywords.union(alternatives) if alternatives else None
+
+    def _dicts(self, expr: cst.BaseExpression, depth: int, seen: frozenset[int]) -> Iterator[Keywords]:
+        if id(expr) in seen or depth > MAX_DEPTH:
+            return
+        seen = seen | {id(expr)}
+        if isinstance(expr, cst.Name):
+            for referent in self.referents(expr):
+                yield from self._binding_dicts(referent, depth, seen)
+        elif isinstance(expr, cst.Dict):
+            found = Keywords()
+            for element in expr.elements:
+                if isinstance(element, cst.StarredDictElement):
+                    found.merge(self._union(self._dicts(element.value, depth, seen)))
+                    continue
+                key = self._key(element.key)
+                if isinstance(key, str):
+                    found.items[key] = Keyword(key, element, element.value, expr)
+                else:
+                    found.complete = False
+            yield found
+        elif isinstance(expr, cst.Call) and is_builtin(self, expr.func, "dict"):
+            found = Keywords()
+            for arg in expr.args:
+                if arg.keyword is not None:
+                    found.items[arg.keyword.value] = Keyword(arg.keyword.value, arg, arg.value, expr)
+                else:
+                    found.merge(self._union(self._dicts(arg.value, depth, seen)))
+            yield found
+        elif isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute) and expr.func.attr.value == "copy" and not expr.args:
+            yield from self._dicts(expr.func.value, depth, seen)
+        elif isinstance(expr, cst.IfExp):
+            test = self.constant(expr.test)
+            if not test.runtime and len(test.known) == 1:
+                yield from self._dicts(expr.body if test.known[0] else expr.orelse, depth, seen)
+            else:
+                yield from self._dicts(expr.body, depth, seen)
+                yield from self._dicts(expr.orelse, depth, seen)
+        elif isinstance(expr, cst.BooleanOperation) and isinstance(expr.operator, cst.Or):
+            yield from self._dicts(expr.left, depth, seen)
+            yield from self._dicts(expr.right, depth, seen)
+        elif isinstance(expr, cst.Attribute) and self._is_self(expr.value):
+            for value, index in self._self_attribute(expr):
+                if index is None:
+                    yield from self._dicts(value, depth + 1, seen)
+        elif isinstance(expr, cst.Call) and isinstance(callee := self.callee(expr), cst.FunctionDef):
+            for value in self._returns(callee):
+                yield from self._dicts(value, depth + 1, seen)
+
+    def _union(self, alternatives: Iterator[Keywords]) -> Keywords | None:
+        found = list(alternatives)
+        return Keywords.union(found) if found else None
+
+    def _key(self, expr: cst.BaseExpression) -> Any:
+        constant = self.constant(expr)
+        return constant.known[0] if not constant.runtime and len(constant.known) == 1 else UNKNOWN
+
+    def _binding_dicts(self, referent: Any, depth: int, seen: frozenset[int]) -> Iterator[Keywords]:
+        if not isinstance(referent, Assignment):
+            return
+        node = referent.node
+        if isinstance(node, cst.Param):
+            if node.star == "**":
+                found = self.star_kwarg_keywords(node)
+                yield found if found is not None else Keywords(complete=False)
+                return
+            for value in self._parameter_values(node, depth, seen):
+                if value is not node.name:
+                    yield from self._dicts(value, depth + 1, seen)
+            return
+        assigned = self._assigned(node)
+        changes = self._changes(referent, depth, seen)
+        if assigned is None or assigned[1] is not None:
+            if changes.items:
+                yield Keywords(changes.items, complete=False)
+            return
+        bases = list(self._dicts(assigned[0], depth, seen))
+        if not bases and changes.items:
+            bases = [Keywords(complete=False)]  # a dict from elsewhere, with keys set here
+        for base in bases:
+            merged = Keywords(dict(base.items), base.complete)
+            for name, keyword in changes.items.items():
+                merged.items[name] = keyword
+            merged.complete = merged.complete and changes.complete
+            yield merged
+
+    def _changes(self, assignment: Assignment, depth: int, seen: frozenset[int]) -> Keywords:
+        """The keys the uses of a dict binding set, and whether any use may set others or escape."""
+        found = Keywords()
+        for access in assignment.references:
+            node = access.node
+            parent = self.parent(node)
+            grand = self.parent(parent) if parent is not None else None
+            if isinstance(parent, cst.Subscript) and parent.value is node:
+                if isinstance(grand, cst.AssignTarget):
+                    statement = self.parent(grand)
+                    key = self._key(parent.slice[0].slice.value) if len(parent.slice) == 1 and isinstance(parent.slice[0].slice, cst.Index) else UNKNOWN
+                    if isinstance(key, str) and isinstance(statement, cst.Assign):
+                        found.items[key] = Keyword(key, parent, statement.value, statement)
+                    else:
+                        found.complete = False
+                elif isinstance(grand, (cst.Del, cst.AugAssign)):
+                    found.complete = False
+            elif isinstance(parent, cst.Attribute) and parent.value is node and isinstance(grand, cst.Call) and grand.func is parent:
+                method = parent.attr.value
+                if method == "update":
+                    for arg in grand.args:
+                        if arg.keyword is not None:
+                            found.items[arg.keyword.value] = Keyword(arg.keyword.value, arg, arg.value, grand)
+                        else:
+                            found.merge(self._union(self._dicts(arg.value, depth + 1, seen)))
+                elif method == "setdefault" and len(grand.args) == 2:
+                    key = self._key(grand.args[0].value)
+                    if isinstance(key, str):
+                        found.items.setdefault(key, Keyword(key, grand, grand.args[1].value, grand))
+                    else:
+                        found.complete = False
+                elif method not in _READ_METHODS:
+                    found.complete = False
+            elif isinstance(parent, cst.AugAssign) and parent.target is node:
+                found.merge(self._union(self._dicts(parent.value, depth + 1, seen)))
+            elif isinstance(parent, cst.Arg) and parent.star != "**" and isinstance(grand, cst.Call):
+                if not any(is_builtin(self, grand.func, name) for name in _READERS):
+                    found.complete = False  # handed to code that may set keys
+        return found
+
+
+def _own_nodes(body: cst.CSTNode, kind: type[cst.CSTNode]) -> list[Any]:
+    """Nodes of a kind in a function body, not in functions or classes nested in it."""
+    found: list[cst.CSTNode] = []
+
+    class Collect(cst.CSTVisitor):
+        def on_visit(self, node: cst.CSTNode) -> bool:
+            if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+                return False
+            if isinstance(node, kind):
+                found.append(node)
+            return True
+
+    body.visit(Collect())
+    return found
