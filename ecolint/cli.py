@@ -10,7 +10,7 @@ import difflib
 import functools
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 from collections.abc import Iterator
@@ -18,6 +18,7 @@ from collections.abc import Iterator
 import click
 
 from ecolint import __version__
+from ecolint.output import FORMATS
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -35,12 +36,13 @@ def _guarded(command: Callable[..., int]) -> Callable[..., None]:
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> None:
+        from ecolint.baseline import BaselineError
         from ecolint.config import ConfigError
         from ecolint.discovery import DiscoveryError
 
         try:
             code = command(*args, **kwargs)
-        except (UserError, ConfigError, DiscoveryError) as exc:
+        except (UserError, ConfigError, DiscoveryError, BaselineError) as exc:
             _error(str(exc))
             code = EXIT_ERROR
         except KeyboardInterrupt:
@@ -172,6 +174,36 @@ class Run:
             except SourceError as exc:
                 yield task.settings, None, unreadable_file(task.display, str(exc))
 
+    def lint(self, jobs: int | None, use_cache: bool, cache_dir: Path | None) -> Linted:
+        """Lint every input, reporting skipped files and internal errors on stderr as they are met."""
+        from ecolint.parallel import EarlyWorkers, lint_all
+
+        linted = Linted()
+        stdin = self.stdin_input()
+        if stdin is not None:
+            settings, source, problem = stdin
+            linted.unsafe = settings.unsafe_fixes
+            linted.findings.extend([problem] if problem is not None else self.linter_for(settings, None).lint(source).findings)
+            linted.files.append(problem.path if problem is not None else source.display_name)
+            if source is not None:
+                linted.texts[source.display_name] = source.text
+        # Without a cache to answer for most files, a large tree's workers start while it is walked.
+        early = EarlyWorkers(jobs, self.linter_for, use_cache, enabled=not use_cache or not self.cache_directory(cache_dir).is_dir())
+        with early:
+            tasks = self.tasks(early.found)
+            cache = self.cache(tasks, cache_dir) if use_cache else None
+            outcomes = lint_all(tasks, self.linter_for, cache, jobs, early.pool)
+        for task, outcome in zip(tasks, outcomes):
+            linted.unsafe = linted.unsafe or task.settings.unsafe_fixes
+            linted.findings.extend(outcome.findings)
+            linted.files.append(task.display)
+            if outcome.warning is not None:
+                click.echo(f"ecolint: warning: {outcome.warning}", err=True)
+            if outcome.error is not None:
+                _error(outcome.error)
+                linted.errors += 1
+        return linted
+
     def cache_directory(self, directory: Path | None) -> Path:
         """`directory`, or the project's `.ecolint_cache`."""
         from ecolint.cache import CACHE_DIRECTORY
@@ -185,6 +217,17 @@ class Run:
 
         settings = sorted({repr(task.settings) for task in tasks})
         return ResultCache(self.cache_directory(directory), run_key(catalogue(), settings))
+
+
+@dataclass
+class Linted:
+    """What a check found: findings, the files it linted, internal errors, whether unsafe fixes are on."""
+
+    findings: list[Any] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)  # display names
+    texts: dict[str, str] = field(default_factory=dict)  # display name → text, for sources not on disk (stdin)
+    errors: int = 0
+    unsafe: bool = False
 
 
 def _display(path: Path) -> str:
@@ -205,7 +248,7 @@ def main() -> None:
 @_selection_options
 @click.option(
     "--output-format",
-    type=click.Choice(["text", "concise", "json", "github", "sarif"]),
+    type=click.Choice(FORMATS),
     default="text",
     envvar="ECOLINT_OUTPUT_FORMAT",
     show_default=True,
@@ -214,16 +257,24 @@ def main() -> None:
 @click.option("--measure", is_flag=True, help="On a GPU: run each finding's flagged and fixed variant and report the energy delta.")
 @click.option("--synthetic", is_flag=True, help="With --measure: random weights built from the model's config, not cached weights.")
 @click.option("--measure-report", type=click.Path(path_type=Path), help="With --measure: also write the results as JSON to this file.")
-@click.option("--pairs", type=click.IntRange(2, 100), default=5, show_default=True, help="With --measure: interleaved A/B pairs.")
-@click.option("--min-seconds", type=click.FloatRange(0.01), default=5.0, show_default=True, help="With --measure: least length of a run.")
+@click.option("--pairs", type=click.IntRange(2, 400), default=10, show_default=True, help="With --measure: least A/B pairs of windows.")
+@click.option("--min-seconds", type=click.FloatRange(0.01), default=1.0, show_default=True, help="With --measure: length a window aims at.")
+@click.option("--precision", type=click.FloatRange(0.1), default=5.0, show_default=True, help="With --measure: stop at a 95% interval of ± this many points.")
+@click.option("--max-seconds", type=click.FloatRange(10), default=180.0, show_default=True, help="With --measure: time budget per finding.")
 @click.option("--measure-device", type=click.Choice(["cuda", "cpu"]), default="cuda", hidden=True)
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the result cache.")
 @click.option("--cache-dir", type=click.Path(path_type=Path), help="Where the result cache lives [default: .ecolint_cache in the project].")
 @click.option("--jobs", type=click.IntRange(1, 256), help="Worker processes [default: by core count and the number of files].")
+@click.option("--statistics", is_flag=True, help="Print the number of findings per rule instead of the findings.")
+@click.option("--baseline", "baseline_file", type=click.Path(path_type=Path), help="Report only the findings this baseline file does not record.")
+@click.option("--write-baseline", type=click.Path(path_type=Path), help="Record every finding in this baseline file and exit 0.")
 @_guarded
 def check(
     output_format: str,
     exit_zero: bool,
+    statistics: bool,
+    baseline_file: Path | None,
+    write_baseline: Path | None,
     no_cache: bool,
     cache_dir: Path | None,
     jobs: int | None,
@@ -232,53 +283,78 @@ def check(
     measure_report: Path | None,
     pairs: int,
     min_seconds: float,
+    precision: float,
+    max_seconds: float,
     measure_device: str,
     **options: Any,
 ) -> int:
     """Lint PATHS (files, directories, or - for stdin). Default: the current directory."""
-    from ecolint.output import fix_applies, write_findings
-    from ecolint.parallel import EarlyWorkers, lint_all
+    from ecolint import baseline
+    from ecolint.output import fix_applies, write_findings, write_statistics
 
+    if baseline_file is not None and write_baseline is not None:
+        raise UserError("--baseline and --write-baseline cannot be combined: --write-baseline records every finding")
+    known = baseline.Baseline.read(baseline_file) if baseline_file is not None else None
     run = Run.create(**options)
-    findings = []
-    errors = 0
-    unsafe = False
-    stdin = run.stdin_input()
-    if stdin is not None:
-        settings, source, problem = stdin
-        unsafe = settings.unsafe_fixes
-        findings.extend([problem] if problem is not None else run.linter_for(settings, None).lint(source).findings)
-    # Without a cache to answer for most files, a large tree's workers start while it is walked.
-    early = EarlyWorkers(jobs, run.linter_for, not no_cache, enabled=no_cache or not run.cache_directory(cache_dir).is_dir())
-    with early:
-        tasks = run.tasks(early.found)
-        cache = None if no_cache else run.cache(tasks, cache_dir)
-        outcomes = lint_all(tasks, run.linter_for, cache, jobs, early.pool)
-    for task, outcome in zip(tasks, outcomes):
-        unsafe = unsafe or task.settings.unsafe_fixes
-        findings.extend(outcome.findings)
-        if outcome.warning is not None:
-            click.echo(f"ecolint: warning: {outcome.warning}", err=True)
-        if outcome.error is not None:
-            _error(outcome.error)
-            errors += 1
-    write_findings(findings, output_format, sys.stdout, unsafe)
-    if output_format == "text":
+    linted = run.lint(jobs, not no_cache, cache_dir)
+    findings, unsafe = linted.findings, linted.unsafe
+    if write_baseline is not None:
+        if linted.errors:
+            return EXIT_ERROR
+        count = baseline.write(write_baseline, findings, linted.texts)
+        click.echo(f"ecolint: recorded {count} finding{'s' * (count != 1)} in the baseline {write_baseline}", err=True)
+        return EXIT_CLEAN
+    comparison = None
+    if known is not None:
+        comparison = baseline.compare(known, findings, linted.files, run.paths, linted.texts)
+        findings = comparison.new
+    if statistics:
+        write_statistics(findings, output_format, sys.stdout, unsafe)
+    else:
+        write_findings(findings, output_format, sys.stdout, unsafe, comparison)
+    if output_format == "text" and not statistics:
         _summary(findings, sum(fix_applies(f, unsafe) for f in findings), sum(fix_applies(f, True) for f in findings))
-    if errors:
+    if comparison is not None:
+        click.echo(f"ecolint: {comparison.note()}", err=True)
+    if linted.errors:
         return EXIT_ERROR
     if measure:
         from ecolint.measure import MeasureError
-        from ecolint.measure.command import run as run_measure
         from ecolint.measure.runner import MeasureOptions
 
-        settings = MeasureOptions(pairs=pairs, min_seconds=min_seconds, synthetic=synthetic, device=measure_device)
+        settings = MeasureOptions(
+            min_pairs=pairs, window_seconds=min_seconds, precision=precision, max_seconds=max_seconds, synthetic=synthetic, device=measure_device
+        )
         try:
-            run_measure(findings, settings, sys.stdout, measure_report)
+            _measure(findings, settings, measure_report, output_format == "markdown")
         except MeasureError as exc:
             _error(f"--measure: {exc}")
             return EXIT_ERROR
     return EXIT_FINDINGS if findings and not exit_zero else EXIT_CLEAN
+
+
+def _measure(findings: list[Any], settings: Any, report: Path | None, markdown: bool) -> None:
+    """Run `--measure`: its table on stdout, or, under markdown output, on stderr with a markdown table on stdout."""
+    from ecolint.measure.command import run as run_measure
+
+    if markdown:
+        sys.stdout.write(measured_markdown(findings, settings, sys.stderr, report))
+    else:
+        run_measure(findings, settings, sys.stdout, report)
+
+
+def measured_markdown(findings: list[Any], settings: Any, table: Any, report: Path | None = None) -> str:
+    """Run `--measure` with its table on `table`; returns the results as markdown (the JSON report also at `report`)."""
+    import json
+    import tempfile
+
+    from ecolint.measure.command import run as run_measure
+    from ecolint.output import markdown_measurements
+
+    with tempfile.TemporaryDirectory() as scratch:
+        path = report or Path(scratch) / "measure.json"
+        run_measure(findings, settings, table, path)
+        return markdown_measurements(json.loads(path.read_text(encoding="utf-8")))
 
 
 def _summary(findings: list[Any], fixable: int, fixable_unsafe: int) -> None:
