@@ -84,7 +84,7 @@ class Run:
     paths: list[str]
     stdin_filename: str | None
     force_exclude: bool
-    _linters: dict[tuple[frozenset[str], Path | None], Any]
+    linter_for: Any  # ecolint.linters.Linters: (settings, path) → the file's linter
 
     @classmethod
     def create(
@@ -97,32 +97,18 @@ class Run:
         force_exclude: bool,
         unsafe_fixes: bool | None,
     ) -> Run:
-        from ecolint.catalogue import catalogue
-        from ecolint.config import SettingsResolver
+        from ecolint.linters import Linters, settings_resolver
 
-        known = frozenset(spec.code for spec in catalogue())
         if config_file is not None and not config_file.is_file():
             raise UserError(f"{config_file}: config file not found")
-        resolver = SettingsResolver(known, config_file)
+        resolver = settings_resolver(config_file)
         if select is not None:
             resolver.overrides["select"] = resolver.validate_codes(_codes_option(select), "--select")
         if ignore is not None:
             resolver.overrides["ignore"] = resolver.validate_codes(_codes_option(ignore), "--ignore")
         if unsafe_fixes is not None:
             resolver.overrides["unsafe_fixes"] = unsafe_fixes
-        return cls(resolver, list(paths) or ["."], stdin_filename, force_exclude, {})
-
-    def linter_for(self, settings: Any, path: Path | None) -> Any:
-        from ecolint.catalogue import catalogue
-        from ecolint.engine import Linter
-        from ecolint.rule_context import RuleContext
-
-        enabled = settings.enabled([spec.code for spec in catalogue()], path)
-        key = (enabled, settings.config_file)
-        if key not in self._linters:
-            context = RuleContext(models=dict(settings.models), target_gpu=settings.target_gpu)
-            self._linters[key] = Linter([spec for spec in catalogue() if spec.code in enabled], context)
-        return self._linters[key]
+        return cls(resolver, list(paths) or ["."], stdin_filename, force_exclude, Linters())
 
     def stdin_input(self) -> tuple[Any, Any, Any] | None:
         """(settings, source or None, finding if unreadable) for `-`, if it was given."""
@@ -375,9 +361,9 @@ def _summary(findings: list[Any], fixable: int, fixable_unsafe: int) -> None:
 @_guarded
 def fix(apply: bool, **options: Any) -> int:
     """Fix PATHS: print the fixes as a diff, or write them with --apply."""
-    from ecolint.fixing.fixes import FixError, fix_until_stable, write_atomically
+    from ecolint.fixing.fixes import FixError, write_atomically
+    from ecolint.linters import fix_source
     from ecolint.output import fix_applies
-    from ecolint.sources import Source
 
     run = Run.create(**options)
     fixed = files_changed = remaining = withheld = errors = 0
@@ -387,13 +373,8 @@ def fix(apply: bool, **options: Any) -> int:
             remaining += 1
             continue
         linter = run.linter_for(settings, source.path)
-
-        def plan(text: str, source: Source = source, linter: Any = linter) -> tuple[Any, list[Any]]:
-            result = linter.lint(source.with_text(text), plan_fixes=True)
-            return result.module, result.planned
-
         try:
-            outcome = fix_until_stable(source.text, plan, settings.unsafe_fixes)
+            outcome = fix_source(linter, source, settings.unsafe_fixes)
             if outcome.text != source.text:
                 files_changed += 1
                 fixed += outcome.applied
