@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import tokenize
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +13,15 @@ if TYPE_CHECKING:
     from ecolint.notebooks import Notebook
 
 BOM = b"\xef\xbb\xbf"
+# Where Python, LibCST and the Language Server Protocol end a line; `str.splitlines` also ends one
+# at a form feed, a vertical tab, a file/group/record separator, NEL and the Unicode line separators.
+_LINE_BREAK = re.compile(r"(?<=\n)|(?<=\r)(?!\n)")
+
+
+def split_lines(text: str) -> list[str]:
+    """The text's lines, each with its line break, numbered as LibCST reports rows (and editors show them)."""
+    lines = _LINE_BREAK.split(text)
+    return lines[:-1] if lines[-1] == "" else lines
 
 
 class SourceError(Exception):

@@ -17,6 +17,7 @@ import libcst as cst
 
 from ecolint.diagnostics import Applicability, Edit, Location
 from ecolint.fixing.imports import add_imports
+from ecolint.sources import split_lines
 
 MAX_ROUNDS = 10
 # A temporary file this old beside a file being fixed was left by a killed run: no write takes this long.
@@ -140,16 +141,16 @@ def fix_until_stable(text: str, plan: Callable[[str], tuple[cst.Module, list[Pla
 
 def _location(row: int, text: str) -> Location:
     """The location reached after `text`, starting at the beginning of 1-based `row`."""
-    newlines = text.count("\n")
-    if newlines:
-        return Location(row + newlines, len(text) - text.rfind("\n"))
-    return Location(row, len(text) + 1)
+    lines = split_lines(text) or [""]
+    if lines[-1] != lines[-1].rstrip("\r\n"):  # ends with a line break: at the start of the next row
+        return Location(row + len(lines), 1)
+    return Location(row + len(lines) - 1, len(lines[-1]) + 1)
 
 
 def text_edits(before: str, after: str) -> tuple[Edit, ...]:
     """Minimal edits turning `before` into `after`, as ruff reports them."""
-    old = before.splitlines(keepends=True)
-    new = after.splitlines(keepends=True)
+    old = split_lines(before)
+    new = split_lines(after)
     # The common head and tail first: a fix touches a few lines of a possibly long file.
     head = 0
     while head < min(len(old), len(new)) and old[head] == new[head]:
