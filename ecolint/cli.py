@@ -443,3 +443,17 @@ def rule(code: str | None) -> int:
         raise UserError(f"unknown rule code {code!r}; `ecolint rule` lists them")
     click.echo(rule_page(found), nl=False)
     return EXIT_CLEAN
+
+
+@main.command()
+@_guarded
+def server() -> int:
+    """Run the language server on stdin and stdout, for editors (needs the `server` extra)."""
+    try:
+        from ecolint.server.server import serve
+    except ImportError as exc:
+        if exc.name not in ("pygls", "lsprotocol", "cattrs"):
+            raise
+        raise UserError(f'`ecolint server` needs the server extra (missing {exc.name}): pip install "ecolint[server]"') from None
+    serve()
+    return EXIT_CLEAN

@@ -156,8 +156,10 @@ def test_skeleton_leaves_out_what_no_rule_reads_and_maps_rows_back():
         if line.strip() not in ("pass", "#"):
             assert original[result.original(row) - 1] == line
     assert "return x + 1" not in result.text and "@some_decorator" not in result.text
-    assert "def helper(y):" in result.text and "[y] * 3" not in result.text  # `load` calls it: a stub
-    assert "class Holder:" in result.text and "def one" in result.text  # a class keeps one stub
+    # The flow reads what a kept function calls and who calls it: `load` calls `helper`, whose
+    # return value reaches it, and `Holder.two` calls `helper`, whose parameter its argument reaches.
+    assert "[y] * 3" in result.text and "return helper(2)" in result.text
+    assert "class Holder:" in result.text and "def one" in result.text and "return 1" not in result.text  # a class keeps one stub
     assert "CONFIG.llm_int8_threshold = 6.0" in result.text  # changes a module-level object: kept
 
 

@@ -31,6 +31,9 @@ NON_MODEL_SUFFIXES = (
     "GenerationConfig",
 )
 
+# Calls that return the model they are given, wrapped (a PEFT model generates as its base does).
+MODEL_WRAPPERS = frozenset({"peft.get_peft_model", "peft.mapping.get_peft_model"})
+
 # Calls that set a quantized model up for (QLoRA) training, where 4-bit is chosen for memory.
 KBIT_TRAINING = frozenset(
     {

@@ -33,7 +33,7 @@ import libcst as cst
 from libcst.metadata import Assignment, MetadataWrapper, ParentNodeProvider, ScopeProvider
 
 from ecolint.analysis import names
-from ecolint.analysis.names import UNKNOWN, find_all, is_builtin, literal
+from ecolint.analysis.names import UNKNOWN, find_all, imported_names, is_builtin, literal
 
 if TYPE_CHECKING:
     from ecolint.analysis.model_ids import ModelIds
@@ -44,6 +44,9 @@ _FUNCTIONS = (cst.FunctionDef,)
 PASS_THROUGH_METHODS = frozenset({"to", "cuda", "eval", "half", "bfloat16", "float", "requires_grad_", "train"})
 # Calls that read a dict without changing it or keeping it.
 _READERS = frozenset({"print", "len", "repr", "str", "isinstance", "sorted", "list", "bool", "any", "all"})
+_LOGGING_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "log", "dumps", "dump", "pprint"})
+# Packages whose calls read the dicts they are given (a loader, a config, `json.dumps`).
+_LIBRARIES = ("transformers.", "peft.", "diffusers.", "trl.", "accelerate.", "torch.", "json.", "logging.", "pprint.")
 _READ_METHODS = frozenset({"get", "items", "keys", "values", "copy", "__contains__"})
 # Decorators that keep a function's callers the module's own.
 _PLAIN_DECORATORS = frozenset({"staticmethod", "classmethod", "property", "cache", "lru_cache", "cached_property", "no_grad", "inference_mode"})
@@ -602,10 +605,18 @@ class Flow(cst.MetadataDependent):
                     found.complete = False
             elif isinstance(parent, cst.AugAssign) and parent.target is node:
                 found.merge(self._union(self._dicts(parent.value, depth + 1, seen)))
-            elif isinstance(parent, cst.Arg) and parent.star != "**" and isinstance(grand, cst.Call):
-                if not any(is_builtin(self, grand.func, name) for name in _READERS):
-                    found.complete = False  # handed to code that may set keys
+            elif isinstance(parent, cst.Arg) and parent.star != "**" and isinstance(grand, cst.Call) and not self._reads_only(grand):
+                found.complete = False  # handed to code that may set keys
         return found
+
+
+    def _reads_only(self, call: cst.Call) -> bool:
+        """Whether a call given a dict only reads it: builtins that read, logging, and the libraries' own APIs."""
+        if any(is_builtin(self, call.func, name) for name in _READERS):
+            return True
+        if isinstance(call.func, cst.Attribute) and call.func.attr.value in _LOGGING_METHODS:
+            return True
+        return any(name.startswith(_LIBRARIES) for name in imported_names(self, call.func))
 
 
 def _own_nodes(body: cst.CSTNode, kind: type[cst.CSTNode]) -> list[Any]:

@@ -19,6 +19,10 @@ Loop = Union[cst.For, cst.While, Comprehension]
 _COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)
 _BOUNDARIES = (cst.FunctionDef, cst.Lambda, cst.ClassDef, cst.Module)
 _BATCH_WORDS = ("batch", "chunk")
+# Methods that put their arguments into the receiver: lists, sets, dicts, and prompt builders.
+_BUILDER_METHODS = frozenset(
+    {"append", "extend", "insert", "add", "update", "setdefault", "append_message", "add_message", "add_messages", "add_text", "add_image"}
+)
 
 
 class _ReadNames(cst.CSTVisitor):
@@ -133,9 +137,9 @@ def _assignments(body: cst.CSTNode) -> Iterator[tuple[set[str], cst.CSTNode]]:
             found.append((target_names(node.target), node.iter))
 
         def visit_Call(self, node: cst.Call) -> None:
-            # `xs.append(v)` / `xs.extend(v)` / `xs.insert(i, v)` make xs carry v.
+            # `xs.append(v)`, `conv.append_message(role, v)` and the like make the receiver carry v.
             func = node.func
-            if isinstance(func, cst.Attribute) and func.attr.value in ("append", "extend", "insert", "add", "update"):
+            if isinstance(func, cst.Attribute) and func.attr.value in _BUILDER_METHODS:
                 if isinstance(func.value, cst.Name):
                     found.append(({func.value.value}, node))
 

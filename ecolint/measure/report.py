@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -11,9 +12,10 @@ from typing import IO, Any
 
 from ecolint import __version__
 from ecolint.measure.runner import Arm, Measurement, MeasureOptions
+from ecolint.measure.stats import ESTIMATOR
 from ecolint.measure.workloads import Unmeasurable
 
-SCHEMA_VERSION = 2  # 2: `seconds` no longer counts `weights_seconds`
+SCHEMA_VERSION = 3  # 2: `seconds` no longer counts `weights_seconds`; 3: windows, stopping rule, diagnostics
 
 
 def _where(finding: Any) -> str:
@@ -24,14 +26,14 @@ def write_table(results: Sequence[Measurement], skipped: Sequence[Unmeasurable],
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(file=stream, highlight=False, soft_wrap=False, width=None if stream.isatty() else 180)
-    table = Table(title="ecolint --measure: flagged (as written) vs fixed", show_lines=False)
-    for column in ("finding", "model", "variants", "J/1k tok", "tok/s", "W", "peak GiB", "CV", "Δ energy [95% CI]", "verdict"):
+    console = Console(file=stream, highlight=False, soft_wrap=False, width=None if stream.isatty() else 200)
+    table = Table(title="ecolint --measure: flagged (as written) vs fixed", show_lines=True)
+    for column in ("finding", "model", "workload", "J/1k tok", "tok/s", "W", "peak GiB", "pairs", "Δ energy [95% CI]", "verdict"):
         table.add_column(column, overflow="fold")
     for result in results:
         workload = result.workload
         if result.error or result.flagged is None or result.fixed is None or result.delta is None:
-            table.add_row(_where(workload.finding), workload.model, "", "", "", "", "", "", "", "error (below)")
+            table.add_row(_where(workload.finding), workload.model, workload.describe(), "", "", "", "", "", "", "error (below)")
             continue
         a, b = result.flagged.summary, result.fixed.summary
         assert a is not None and b is not None
@@ -39,13 +41,13 @@ def write_table(results: Sequence[Measurement], skipped: Sequence[Unmeasurable],
         table.add_row(
             _where(workload.finding),
             workload.model,
-            f"{workload.flagged.describe()}\n→ {workload.fixed.describe()}",
+            f"{workload.describe()}, prompt {result.prompt_tokens}\n{workload.flagged.describe()}\n→ {workload.fixed.describe()}",
             f"{a.joules_per_1k_tokens:,.0f}\n→ {b.joules_per_1k_tokens:,.0f}",
             f"{a.tokens_per_second:,.1f}\n→ {b.tokens_per_second:,.1f}",
             f"{a.mean_watts:,.0f}\n→ {b.mean_watts:,.0f}",
             f"{a.peak_memory_gib:.2f}\n→ {b.peak_memory_gib:.2f}",
-            f"{a.cv:.1%}\n{b.cv:.1%}",
-            f"{delta.percent:+.1f}% [{delta.ci95_low:+.1f}, {delta.ci95_high:+.1f}]",
+            f"{delta.pairs}\n({delta.stopped})",
+            f"{delta.percent:+.1f}% [{delta.ci95_low:+.1f}, {delta.ci95_high:+.1f}]\n±{delta.half_width:.1f} points",
             delta.verdict,
         )
     console.print(table)
@@ -64,20 +66,23 @@ def _arm(arm: Arm | None) -> dict[str, Any] | None:
         return None
     return {
         "variant": arm.variant.as_json(),
-        "new_tokens_per_run": arm.new_tokens,
+        "new_tokens_per_call": arm.new_tokens,
+        "call_seconds": arm.call_seconds,
+        "calls_per_window": arm.calls_per_window,
         "median": asdict(arm.summary) if arm.summary else None,
         "cv": arm.summary.cv if arm.summary else None,
+        "robust_cv": arm.summary.robust_cv if arm.summary else None,
         "perplexity": arm.perplexity,
-        "shortest_run_seconds": min((run.seconds for run in arm.runs), default=None),
-        "runs": [{**asdict(run), "joules_per_1k_tokens": run.joules_per_1k_tokens} for run in arm.runs],
+        "shortest_window_seconds": min((run.seconds for run in arm.runs), default=None),
+        "windows": [{**asdict(run), "joules_per_1k_tokens": run.joules_per_1k_tokens} for run in arm.runs],
     }
 
 
-def _library_versions() -> dict[str, str | None]:
+def library_versions() -> dict[str, str | None]:
     from importlib.metadata import PackageNotFoundError, version
 
     found: dict[str, str | None] = {"python": platform.python_version()}
-    for name in ("torch", "transformers", "bitsandbytes", "nvidia-ml-py", "libcst"):
+    for name in ("torch", "transformers", "accelerate", "bitsandbytes", "nvidia-ml-py", "libcst", "peft", "torchao"):
         try:
             found[name] = version(name)
         except PackageNotFoundError:
@@ -85,33 +90,58 @@ def _library_versions() -> dict[str, str | None]:
     return found
 
 
+def machine() -> dict[str, Any]:
+    """The host the measurement ran on: its processor and the cores this process may use."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            cpu = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {"hostname": platform.node(), "cpu": cpu, "cores": cores, "platform": platform.platform()}
+
+
+def finding_report(result: Measurement) -> dict[str, Any]:
+    finding = result.workload.finding
+    delta = result.delta
+    return {
+        "code": finding.code,
+        "file": finding.path,
+        "line": finding.location.row,
+        "model": result.workload.model,
+        "weights": result.weights,
+        "energy_reading": result.meter,
+        "status": "error" if result.error else "measured",
+        "error": result.error,
+        "started_at": result.started_at,
+        "weights_seconds": round(result.weights_seconds, 1),
+        "seconds": round(result.seconds, 1),
+        "workload": {
+            "new_tokens": result.workload.new_tokens,
+            "new_tokens_from": result.workload.new_tokens_from,
+            "prompt_tokens": result.prompt_tokens,
+            "shares_per_call": result.shares_per_call,
+        },
+        "order_seed": result.order_seed,
+        "flagged": _arm(result.flagged),
+        "fixed": _arm(result.fixed),
+        "delta": None
+        if delta is None
+        else {
+            "percent": delta.percent,
+            "ci95": [delta.ci95_low, delta.ci95_high],
+            "half_width": delta.half_width,
+            "verdict": delta.verdict,
+            "pairs": delta.pairs,
+            "stopped": delta.stopped,
+            "estimator": ESTIMATOR,
+        },
+    }
+
+
 def report(results: Sequence[Measurement], skipped: Sequence[Unmeasurable], options: MeasureOptions, gpu: dict[str, Any]) -> dict[str, Any]:
-    findings = []
-    for result in results:
-        finding = result.workload.finding
-        findings.append(
-            {
-                "code": finding.code,
-                "file": finding.path,
-                "line": finding.location.row,
-                "model": result.workload.model,
-                "weights": result.weights,
-                "energy_reading": result.meter,
-                "status": "error" if result.error else "measured",
-                "error": result.error,
-                "weights_seconds": round(result.weights_seconds, 1),
-                "seconds": round(result.seconds, 1),
-                "flagged": _arm(result.flagged),
-                "fixed": _arm(result.fixed),
-                "delta": None
-                if result.delta is None
-                else {
-                    "percent": result.delta.percent,
-                    "ci95": [result.delta.ci95_low, result.delta.ci95_high],
-                    "verdict": result.delta.verdict,
-                },
-            }
-        )
+    findings = [finding_report(result) for result in results]
     for item in skipped:
         finding = item.finding
         findings.append(
@@ -121,7 +151,8 @@ def report(results: Sequence[Measurement], skipped: Sequence[Unmeasurable], opti
         "schema_version": SCHEMA_VERSION,
         "ecolint": __version__,
         "gpu": gpu,
-        "libraries": _library_versions(),
+        "machine": machine(),
+        "libraries": library_versions(),
         "settings": asdict(options),
         "findings": findings,
     }

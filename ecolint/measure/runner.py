@@ -1,34 +1,50 @@
-"""Measure workloads: both variants in their own worker processes, runs interleaved in pairs."""
+"""Measure workloads: each variant in its own worker process, short windows alternated in pairs.
+
+On a cloud GPU VM the host CPU runs slower in episodes of seconds, and batch-1 generation is
+bound by the CPU's kernel launches, so a slow episode makes whatever runs during it look
+costly. Windows of about a second, the two variants alternating (AB, then BA), put both halves
+of a pair in the same episode, so their ratio cancels it. Pairs are added until the interval is
+narrow enough or the time budget is spent (`stats.StoppingRule`).
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import random
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from ecolint.measure import MeasureError
-from ecolint.measure.stats import ArmSummary, Delta, Run, paired_delta, summarize
-from ecolint.measure.workloads import Variant, Workload
 from ecolint.analysis.models import cached_config, local_config, model_size
+from ecolint.measure import MeasureError
+from ecolint.measure.stats import ArmSummary, Delta, Run, StoppingRule, log_ratios, paired_delta, summarize
+from ecolint.measure.workloads import Variant, Workload
 
 PERPLEXITY_TEXT = (Path(__file__).parent.parent / "data" / "perplexity.txt").read_text(encoding="utf-8")
 _BYTES_PER_PARAMETER = {"load_in_8bit": 1.0, "load_in_4bit": 0.55}
+SYNTHETIC = "synthetic (random weights, planted outliers)"
 
 
 @dataclass(frozen=True)
 class MeasureOptions:
-    pairs: int = 5
-    min_seconds: float = 5.0
+    min_pairs: int = 10  # pairs before the interval may stop the measurement
+    window_seconds: float = 1.0  # the length a measured window aims at
+    precision: float = 5.0  # stop once the 95% interval's half-width is at most this many points
+    max_seconds: float = 180.0  # ... or when another pair would end past this (loading included)
     prompt_tokens: int = 64
     synthetic: bool = False
     device: str = "cuda"
     timeout_s: float = 900.0
+    counter_lag_s: float = 0.0  # how far the energy reading trails the GPU (measured: benchmarks/measure_validity.py)
+
+    def rule(self) -> StoppingRule:
+        return StoppingRule(min_pairs=self.min_pairs, precision=self.precision, max_seconds=self.max_seconds)
 
 
 @dataclass
@@ -36,6 +52,8 @@ class Arm:
     variant: Variant
     runs: list[Run] = field(default_factory=list)
     summary: ArmSummary | None = None
+    call_seconds: float = 0.0  # one generation call at the workload's length, measured alone
+    calls_per_window: int = 1
     new_tokens: int = 0
     perplexity: float | None = None
 
@@ -49,8 +67,12 @@ class Measurement:
     fixed: Arm | None = None
     delta: Delta | None = None
     error: str | None = None
+    shares_per_call: int = 1  # windows per generation call (1: windows are whole calls)
+    order_seed: int = 0  # the seed of the pairs' random order (which variant runs first)
     weights_seconds: float = 0.0  # finding the weights, or building random ones (once per model: cached)
     seconds: float = 0.0  # the measurement itself: loading both variants through the last pair
+    started_at: str = ""  # UTC, ISO 8601
+    prompt_tokens: int = 0
 
 
 class WorkerProcess:
@@ -72,8 +94,11 @@ class WorkerProcess:
 
     def send(self, message: dict[str, Any]) -> None:
         assert self.process.stdin is not None
-        self.process.stdin.write(json.dumps(message) + "\n")
-        self.process.stdin.flush()
+        try:
+            self.process.stdin.write(json.dumps(message) + "\n")
+            self.process.stdin.flush()
+        except (BrokenPipeError, OSError):
+            self.receive()  # says why the worker ended
 
     def receive(self) -> dict[str, Any]:
         assert self.process.stdout is not None
@@ -93,7 +118,9 @@ class WorkerProcess:
 
     def close(self) -> None:
         try:
-            self.send({"command": "exit"})
+            assert self.process.stdin is not None
+            self.process.stdin.write(json.dumps({"command": "exit"}) + "\n")
+            self.process.stdin.flush()
             self.process.wait(timeout=30)
         except (OSError, subprocess.TimeoutExpired, ValueError):
             self.process.kill()
@@ -115,7 +142,7 @@ def resolve_weights(model: str, options: MeasureOptions, search_dirs: Sequence[P
     config = config_for(model, search_dirs)
     if config is None:
         raise MeasureError(f"no config known for `{model}` (not cached, not in ecolint's architecture table)")
-    return ensure_checkpoint(model, config, options.device, options.timeout_s), "synthetic (random weights, planted outliers)"
+    return ensure_checkpoint(model, config, options.device, options.timeout_s), SYNTHETIC
 
 
 def _weights_gib(model: str, variant: Variant) -> float:
@@ -125,73 +152,181 @@ def _weights_gib(model: str, variant: Variant) -> float:
     return billions * 1e9 * bytes_per / 2**30
 
 
-def _worker_cores(options: MeasureOptions) -> list[tuple[int, ...]]:
-    """Two cores for each worker on a GPU machine with cores to spare; none pinned otherwise."""
+def worker_cores(device: str) -> tuple[int, ...]:
+    """Two cores, the same for both workers, on a GPU machine with cores to spare; none pinned otherwise.
+
+    The workers never run at once; on the same cores, both halves of a pair meet the same
+    slowdowns of those cores.
+    """
     available = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-    if options.device != "cuda" or len(available) < 8:
-        return [(), ()]
-    return [tuple(available[-4:-2]), tuple(available[-2:])]
+    if device != "cuda" or len(available) < 8:
+        return ()
+    return tuple(available[-2:])
+
+
+def plan_windows(call_seconds: Sequence[float], new_tokens: int, window_seconds: float) -> tuple[int, list[int]]:
+    """Shares per call (the same for both variants) and calls per window (each variant's own).
+
+    Calls of at least two window lengths are split into equal shares, so that the faster
+    variant's share lasts about a window; shorter calls are grouped whole to about a window.
+    """
+    shortest = min(call_seconds)
+    if shortest >= 2 * window_seconds and new_tokens >= 8:
+        return max(2, min(int(shortest / window_seconds), new_tokens // 4)), [1 for _ in call_seconds]
+    return 1, [max(1, round(window_seconds / max(s, 1e-6))) for s in call_seconds]
+
+
+def run_pairs(
+    take: Callable[[int], Callable[[], Run]], rule: StoppingRule, elapsed: Callable[[], float], seed: int = 0
+) -> tuple[list[Run], list[Run], str]:
+    """Pairs of windows until `rule` stops; `take(arm)` runs a window and returns how to read it.
+
+    Which variant goes first is drawn at random for each pair (from `seed`). A fixed pattern
+    makes neighbouring pairs dependent: alternating AB, BA, AB puts windows of one variant side
+    by side across pairs, so a slow episode two windows long skews two neighbouring ratios the
+    same way (simulated coverage 92-93% for a nominal 95%); AB, AB, AB skews them opposite ways
+    (too wide). Drawn at random, the skews cancel on average and the coverage is nominal.
+
+    A window's energy is read only after the next window has run, by when the counter has
+    moved past its end; the simulation in the tests passes its own `take` and clock.
+    """
+    flagged: list[Run] = []
+    fixed: list[Run] = []
+    orders = random.Random(seed)
+    while True:
+        begun = elapsed()
+        order = (0, 1) if orders.random() < 0.5 else (1, 0)
+        pending = {}
+        for arm in order:
+            pending[arm] = take(arm)
+        flagged.append(pending[0]())
+        fixed.append(pending[1]())
+        now = elapsed()
+        reason = rule.decide(log_ratios(flagged, fixed), now, now - begun)
+        if reason is not None:
+            return flagged, fixed, reason
+
+
+def _recorder(options: MeasureOptions) -> Any:
+    from ecolint.measure.energy import EstimatedRecorder, gpu_recorder
+
+    if options.device != "cuda":
+        return EstimatedRecorder().start()
+    return gpu_recorder(lag_s=options.counter_lag_s)
+
+
+class Session:
+    """Two workers with one variant each: loaded, warmed, their windows planned; `compare` measures pairs."""
+
+    def __init__(self, workload: Workload, options: MeasureOptions, path: Path, progress: Callable[[str], None]) -> None:
+        self.workload, self.options, self.path, self.progress = workload, options, path, progress
+        self.arms = [Arm(workload.flagged), Arm(workload.fixed)]
+        self.workers: list[WorkerProcess] = []
+        self.recorder: Any = None
+        self.shares = 1
+        self.order_seed = 0  # drawn afresh for each comparison, recorded in the report
+        self.started = time.perf_counter()
+        self.setup_seconds = 0.0
+
+    def open(self) -> Session:
+        self.recorder = _recorder(self.options)
+        cores = worker_cores(self.options.device)
+        self.workers = [WorkerProcess(cores) for _ in self.arms]
+        self.progress("loading both variants")
+        for worker, arm in zip(self.workers, self.arms):
+            worker.send(
+                {
+                    "command": "load",
+                    "path": str(self.path),
+                    "variant": arm.variant.as_json(),
+                    "device": self.options.device,
+                    "prompt_tokens": self.options.prompt_tokens,
+                    "new_tokens": self.workload.new_tokens,
+                    "weights_gib": _weights_gib(self.workload.model, arm.variant),
+                }
+            )
+        for worker, arm in zip(self.workers, self.arms):  # loaded in parallel ...
+            arm.new_tokens = worker.receive()["new_tokens"]
+        self.progress("warming up")
+        for worker, arm in zip(self.workers, self.arms):  # ... but timed one at a time, with the GPU to itself
+            arm.call_seconds = worker.ask({"command": "warm", "cold": 1, "timed": 1})["call_seconds"]
+        self.shares, calls = plan_windows([a.call_seconds for a in self.arms], self.arms[0].new_tokens, self.options.window_seconds)
+        for worker, arm, count in zip(self.workers, self.arms, calls):
+            arm.calls_per_window = worker.ask({"command": "plan", "shares": self.shares, "calls": count})["calls"]
+        self.progress("warm-up pair")
+        for index in (0, 1):  # interleaved once, discarded: the first windows after a plan settle
+            self._take(index)()
+        self.setup_seconds = time.perf_counter() - self.started
+        return self
+
+    def _take(self, index: int) -> Callable[[], Run]:
+        reply = self.workers[index].ask({"command": "window"})
+        state = self.recorder.gpu_state()
+        start, end = reply["start"], reply["end"]
+
+        def read() -> Run:
+            joules = self.recorder.energy_between(start, end)
+            return Run(
+                joules, end - start, reply["tokens"], reply["peak_memory_gib"], reply["cpu_seconds"],
+                state["sm_clock_mhz"], state["temperature_c"], start - self.started,
+            )  # fmt: skip
+
+        return read
+
+    def compare(self) -> Delta:
+        """Pairs until the stopping rule says enough; the runs are kept in the arms."""
+        trial_start = time.perf_counter()
+
+        def elapsed() -> float:  # as if this comparison had loaded its workers itself
+            return self.setup_seconds + time.perf_counter() - trial_start
+
+        def take(index: int) -> Callable[[], Run]:
+            self.progress(f"pair {len(self.arms[0].runs) + 1}")
+            return self._take(index)
+
+        self.order_seed = random.SystemRandom().randrange(2**32)
+        flagged, fixed, reason = run_pairs(take, self.options.rule(), elapsed, self.order_seed)
+        self.arms[0].runs, self.arms[1].runs = flagged, fixed
+        for arm in self.arms:
+            arm.summary = summarize(arm.runs)
+        return paired_delta(flagged, fixed, reason)
+
+    def perplexities(self) -> None:
+        self.progress("quality check")
+        for worker, arm in zip(self.workers, self.arms):
+            arm.perplexity = worker.ask({"command": "perplexity", "text": PERPLEXITY_TEXT})["perplexity"]
+
+    def close(self) -> None:
+        for worker in self.workers:
+            worker.close()
+        if self.recorder is not None:
+            self.recorder.stop()
 
 
 def measure(workload: Workload, options: MeasureOptions, search_dirs: Sequence[Path], progress: Callable[[str], None]) -> Measurement:
     """Both variants of one workload; an error is recorded in the result, never raised."""
-    import time
+    from datetime import datetime, timezone
 
     started = time.perf_counter()
-    result = Measurement(workload)
-    workers: list[WorkerProcess] = []
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    result = Measurement(workload, started_at=now, prompt_tokens=options.prompt_tokens)
+    session: Session | None = None
     try:
         progress("weights")
         path, result.weights = resolve_weights(workload.model, options, search_dirs)
         result.weights_seconds = time.perf_counter() - started
-        arms = [Arm(workload.flagged), Arm(workload.fixed)]
-        workers = [WorkerProcess(cores) for cores in _worker_cores(options)]
-        progress("loading both variants")
-        for worker, arm in zip(workers, arms):
-            worker.send(
-                {
-                    "command": "load",
-                    "path": str(path),
-                    "variant": arm.variant.as_json(),
-                    "device": options.device,
-                    "prompt_tokens": options.prompt_tokens,
-                    "weights_gib": _weights_gib(workload.model, arm.variant),
-                }
-            )
-        for worker in workers:  # loaded in parallel ...
-            result.meter = worker.receive()["meter"]
-        progress("warming up and sizing the runs")
-        for worker, arm in zip(workers, arms):  # ... but sized one at a time, with the GPU to itself
-            arm.new_tokens = worker.ask({"command": "calibrate", "min_seconds": options.min_seconds})["new_tokens"]
-        progress("warm-up pair")
-        for worker in workers:  # interleaved once, discarded: clocks and caches settle; a short one lengthens the next
-            worker.ask({"command": "run", "min_seconds": options.min_seconds})
-        attempts = 0
-        while len(arms[0].runs) < options.pairs:
-            attempts += 1
-            progress(f"pair {len(arms[0].runs) + 1}/{options.pairs}")
-            order = (0, 1) if attempts % 2 else (1, 0)
-            pair: dict[int, Run] = {}
-            for index in order:
-                reply = workers[index].ask({"command": "run", "min_seconds": options.min_seconds})
-                pair[index] = Run(reply["joules"], reply["seconds"], reply["tokens"], reply["peak_memory_gib"])
-            # A pair with a short run is discarded (its worker lengthens its runs), twice at most:
-            # after that short runs are kept, and the report says so.
-            if all(run.seconds >= options.min_seconds for run in pair.values()) or attempts - len(arms[0].runs) > 2:
-                for index, run in pair.items():
-                    arms[index].runs.append(run)
-        if result.weights != "synthetic (random weights, planted outliers)":
-            progress("quality check")
-            for worker, arm in zip(workers, arms):
-                arm.perplexity = worker.ask({"command": "perplexity", "text": PERPLEXITY_TEXT})["perplexity"]
-        for arm in arms:
-            arm.summary = summarize(arm.runs)
-        result.flagged, result.fixed = arms
-        result.delta = paired_delta(arms[0].runs, arms[1].runs)
+        session = Session(workload, options, path, progress)
+        result.meter = session.open().recorder.kind
+        result.shares_per_call = session.shares
+        result.delta = session.compare()
+        result.order_seed = session.order_seed
+        if result.weights != SYNTHETIC:
+            session.perplexities()
+        result.flagged, result.fixed = session.arms
     except MeasureError as exc:
         result.error = str(exc)
     finally:
-        for worker in workers:
-            worker.close()
+        if session is not None:
+            session.close()
         result.seconds = time.perf_counter() - started - result.weights_seconds
     return result

@@ -1,7 +1,17 @@
-"""One variant in its own process: load it, warm up, then time generations on request.
+"""One variant in its own process: load it, warm up, then run measured windows on request.
 
-Speaks JSON lines on stdin/stdout: `load`, `calibrate`, `run`, `perplexity`, `exit`. Errors (out of
-memory, a model too large for the card, a missing package) come back as
+Speaks JSON lines on stdin/stdout: `load`, `warm`, `plan`, `window`, `perplexity`, `exit`.
+
+A window is either a whole number of generation calls or, when one call lasts several window
+lengths, an equal share of one call: the call then pauses at the share's last token (inside a
+stopping criterion, after a CUDA synchronize), reports the window, and waits for the next
+command, so the other variant's window runs while this one is paused. Both variants split their
+calls into the same number of shares, so paired windows cover the same token positions (the
+prompt's prefill lands in the first share of both). The worker does not read energy: it reports
+each window's start and end on the system's monotonic clock, and the orchestrator's recorder
+says how many joules the GPU used in between.
+
+Errors (out of memory, a model too large for the card, a missing package) come back as
 `{"error": "..."}`, so the orchestrator reports them and goes on.
 """
 
@@ -9,24 +19,46 @@ from __future__ import annotations
 
 import gc
 import json
-import math
 import os
+import statistics
 import sys
 import time
-from typing import Any
+from typing import IO, Any
+
+
+class Interrupted(Exception):
+    """A paused generation received a command other than `window`: it is abandoned."""
+
+    def __init__(self, message: dict[str, Any]) -> None:
+        super().__init__(message.get("command"))
+        self.message = message
+
+
+class Channel:
+    def __init__(self, inbox: IO[str], outbox: IO[str]) -> None:
+        self.inbox, self.outbox = inbox, outbox
+
+    def read(self) -> dict[str, Any] | None:
+        line = self.inbox.readline()
+        return json.loads(line) if line else None
+
+    def write(self, reply: dict[str, Any]) -> None:
+        self.outbox.write(json.dumps(reply) + "\n")
+        self.outbox.flush()
 
 
 class Worker:
-    def __init__(self) -> None:
+    def __init__(self, channel: Channel) -> None:
+        self.channel = channel
         self.model: Any = None
         self.inputs: dict[str, Any] = {}
         self.new_tokens = 0
-        self.meter: Any = None
+        self.batch = 1
         self.device = "cuda"
         self.path = ""
-
-    def _generate(self, new_tokens: int) -> Any:
-        return self.model.generate(**self.inputs, min_new_tokens=new_tokens, max_new_tokens=new_tokens, do_sample=False, pad_token_id=0)
+        self.shares = 1  # windows per call (a call split at equal token counts)
+        self.calls = 1  # calls per window, when shares == 1
+        self._window: dict[str, float] = {}
 
     def _sync(self) -> None:
         import torch
@@ -38,8 +70,6 @@ class Worker:
         import torch
         import transformers
 
-        from ecolint.measure.energy import EstimatedMeter, gpu_meter
-
         self.device, self.path = message["device"], message["path"]
         variant = message["variant"]
         if self.device == "cuda":
@@ -47,80 +77,106 @@ class Worker:
             if message["weights_gib"] > free:
                 return {"error": f"too large for the card: about {message['weights_gib']:.1f} GiB of weights, {free:.1f} GiB free"}
             dtype = getattr(torch, variant["dtype"])
-            uuid = getattr(torch.cuda.get_device_properties(0), "uuid", None)
-            self.meter = gpu_meter(f"GPU-{uuid}" if uuid else None)
         else:
             dtype = torch.float32
-            self.meter = EstimatedMeter()
         kwargs: dict[str, Any] = {"device_map": "cuda"} if self.device == "cuda" else {}
         if variant["quantization"]:
             if self.device != "cuda":
                 return {"error": "bitsandbytes quantization needs a CUDA GPU"}
             kwargs["quantization_config"] = transformers.BitsAndBytesConfig(**variant["quantization"])
         started = time.perf_counter()
-        self.model = transformers.AutoModelForCausalLM.from_pretrained(self.path, dtype=dtype, **kwargs).eval()
+        self.model = model_class(self.path).from_pretrained(self.path, dtype=dtype, **kwargs).eval()
         load_seconds = time.perf_counter() - started
+        prompt_tokens = message["prompt_tokens"]
+        limit = _position_limit(self.model.config) - prompt_tokens - 1
+        self.new_tokens = max(1, min(limit, message["new_tokens"]))
+        self.batch = variant["batch"]
         generator = torch.Generator().manual_seed(message.get("seed", 0))
-        vocab = self.model.config.vocab_size
+        vocab = _text_config(self.model.config).vocab_size
         # Random prompt tokens, clear of the special ids at the start of the vocabulary.
-        ids = torch.randint(min(100, vocab // 2), vocab - 1, (variant["batch"], message["prompt_tokens"]), generator=generator)
+        ids = torch.randint(min(100, vocab // 2), vocab - 1, (self.batch, prompt_tokens), generator=generator)
         self.inputs = {"input_ids": ids.to(self.device), "attention_mask": torch.ones_like(ids).to(self.device)}
-        return {"ok": True, "meter": self.meter.kind, "load_seconds": load_seconds}
+        return {"ok": True, "load_seconds": load_seconds, "new_tokens": self.new_tokens}
 
-    def calibrate(self, min_seconds: float) -> dict[str, Any]:
-        """Warm up and size the runs to last `min_seconds` (run alone: the GPU is not shared)."""
-        limit = getattr(self.model.config, "max_position_embeddings", 4096) - self.inputs["input_ids"].shape[1] - 1
-        # Runs under sustained load came out up to a third faster than these sizing runs (H200): aim above.
-        target = min_seconds * 1.6
-        self.new_tokens = min(limit, 16)
-        self._timed_generation()  # cold: kernel selection, allocator growth; never timed
-        self.new_tokens = min(limit, 32)
-        # Grow the run until it lasts `min_seconds`, checking at full length: a process's
-        # first runs are slower, so a short probe alone would mislead.
-        for _ in range(4):
-            seconds = self._timed_generation()
-            if seconds >= min_seconds * 1.3 or self.new_tokens >= limit:
-                break
-            self.new_tokens = max(16, min(limit, math.ceil(self.new_tokens * target / seconds)))
-        # No run at the final length here: the orchestrator's warm-up pair is that run.
-        return {"ok": True, "new_tokens": self.new_tokens}
+    def _generate(self, stopping: Any = None) -> Any:
+        kwargs = {"stopping_criteria": stopping} if stopping is not None else {}
+        return self.model.generate(
+            **self.inputs, min_new_tokens=self.new_tokens, max_new_tokens=self.new_tokens, do_sample=False, pad_token_id=0, **kwargs
+        )
 
-    def _timed_generation(self) -> float:
+    def warm(self, cold: int, timed: int) -> dict[str, Any]:
+        """`cold` untimed calls (kernel selection, allocator growth), then `timed` timed ones; run alone."""
         import torch
 
+        seconds = []
         with torch.inference_mode():
-            self._sync()
-            started = time.perf_counter()
-            self._generate(self.new_tokens)
-            self._sync()
-        return time.perf_counter() - started
+            for index in range(cold + timed):
+                self._sync()
+                started = time.perf_counter()
+                self._generate()
+                self._sync()
+                if index >= cold:
+                    seconds.append(time.perf_counter() - started)
+        return {"ok": True, "call_seconds": statistics.median(seconds) if seconds else None}
 
-    def run(self, min_seconds: float = 0.0) -> dict[str, Any]:
-        """One timed generation; if it was shorter than `min_seconds`, later runs are made longer."""
+    def plan(self, shares: int, calls: int) -> dict[str, Any]:
+        self.shares = max(1, min(shares, self.new_tokens))
+        self.calls = max(1, calls) if self.shares == 1 else 1
+        return {"ok": True, "shares": self.shares, "calls": self.calls}
+
+    def _begin(self) -> None:
         import torch
 
         if self.device == "cuda":
             torch.cuda.reset_peak_memory_stats()
+        self._window = {"start": time.perf_counter(), "cpu": time.process_time()}
+
+    def _end(self, tokens: int) -> dict[str, Any]:
+        import torch
+
+        self._sync()
+        end = time.perf_counter()
+        peak = torch.cuda.max_memory_allocated() / 2**30 if self.device == "cuda" else 0.0
+        return {
+            "start": self._window["start"],
+            "end": end,
+            "tokens": tokens,
+            "cpu_seconds": time.process_time() - self._window["cpu"],
+            "peak_memory_gib": peak,
+        }
+
+    def window(self) -> dict[str, Any]:
+        """One measured window; with shares, the call pauses at each share's end (see the module docstring)."""
+        import torch
+
         gc.collect()
-        gc.disable()  # a collection inside a launch-bound run shows up as noise
+        gc.disable()  # a collection inside a launch-bound window shows up as noise
         try:
             with torch.inference_mode():
                 self._sync()
-                self.meter.start()
-                started = time.perf_counter()
-                output = self._generate(self.new_tokens)
-                self._sync()
-                seconds = time.perf_counter() - started
-                joules = self.meter.stop()
+                self._begin()
+                if self.shares == 1:
+                    for _ in range(self.calls):
+                        output = self._generate()
+                    return self._end((output.shape[1] - self.prefix_length()) * output.shape[0] * self.calls)
+                bounds = [round(self.new_tokens * k / self.shares) for k in range(1, self.shares)]
+                pause = _PauseAt(self, bounds)
+                output = self._generate(_stopping_list(pause))
+                return self._end((output.shape[1] - self.prefix_length() - pause.last) * output.shape[0])
         finally:
             gc.enable()
-        tokens = (output.shape[1] - self.inputs["input_ids"].shape[1]) * output.shape[0]
-        peak = torch.cuda.max_memory_allocated() / 2**30 if self.device == "cuda" else 0.0
-        if seconds < min_seconds:
-            limit = getattr(self.model.config, "max_position_embeddings", 4096) - self.inputs["input_ids"].shape[1] - 1
-            self.new_tokens = min(limit, math.ceil(self.new_tokens * min_seconds * 1.15 / seconds))
-            self._timed_generation()  # the first run at a new length grows the cache: discarded
-        return {"joules": joules, "seconds": seconds, "tokens": int(tokens), "peak_memory_gib": peak}
+
+    def prefix_length(self) -> int:
+        """What precedes the new tokens in `generate`'s output: the prompt, or an encoder-decoder's start token."""
+        return 1 if getattr(self.model.config, "is_encoder_decoder", False) else self.inputs["input_ids"].shape[1]
+
+    def pause(self, tokens: int) -> None:
+        """Inside generation, at a share's end: report the window, wait, and go on only for `window`."""
+        self.channel.write(self._end(tokens))
+        message = self.channel.read()
+        if message is None or message.get("command") != "window":
+            raise Interrupted(message or {"command": "exit"})
+        self._begin()
 
     def perplexity(self, text: str) -> dict[str, Any]:
         import torch
@@ -132,28 +188,86 @@ class Worker:
             loss = self.model(input_ids=ids, labels=ids).loss
         return {"perplexity": float(torch.exp(loss.float()))}
 
-
-def _handle(worker: Worker, message: dict[str, Any]) -> dict[str, Any]:
-    command = message.get("command")
-    try:
+    def handle(self, message: dict[str, Any]) -> dict[str, Any]:
+        command = message.get("command")
         if command == "load":
-            return worker.load(message)
-        if command == "calibrate":
-            return worker.calibrate(message["min_seconds"])
-        if command == "run":
-            return worker.run(message.get("min_seconds", 0.0))
+            return self.load(message)
+        if command == "warm":
+            return self.warm(message.get("cold", 1), message.get("timed", 1))
+        if command == "plan":
+            return self.plan(message.get("shares", 1), message.get("calls", 1))
+        if command == "window":
+            return self.window()
         if command == "perplexity":
-            return worker.perplexity(message["text"])
+            return self.perplexity(message["text"])
         return {"error": f"unknown command {command!r}"}
-    except Exception as exc:  # noqa: BLE001 - reported to the orchestrator, which goes on
-        name = type(exc).__name__
-        if "OutOfMemory" in name or "out of memory" in str(exc).lower():
-            return {"error": "out of memory on the GPU"}
-        return {"error": f"{name}: {str(exc).splitlines()[0] if str(exc) else ''}"}
+
+
+class _PauseAt:
+    """A stopping criterion that never stops: at the given generated-token counts it pauses the worker."""
+
+    def __init__(self, worker: Worker, bounds: list[int]) -> None:
+        self.worker = worker
+        self.prompt = worker.prefix_length()
+        self.bounds = sorted(set(b for b in bounds if 0 < b < worker.new_tokens))
+        self.last = 0
+
+    def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+        import torch
+
+        generated = input_ids.shape[1] - self.prompt
+        if self.bounds and generated == self.bounds[0]:
+            self.bounds.pop(0)
+            self.worker.pause((generated - self.last) * input_ids.shape[0])
+            self.last = generated
+        return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+
+
+def _stopping_list(pause: _PauseAt) -> Any:
+    import transformers
+
+    class Pause(transformers.StoppingCriteria):
+        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+            return pause(input_ids, scores, **kwargs)
+
+    return transformers.StoppingCriteriaList([Pause()])
+
+
+def _text_config(config: Any) -> Any:
+    """The language model's part of a config (a vision-language model keeps it in `text_config`)."""
+    return getattr(config, "text_config", None) or config
+
+
+def _position_limit(config: Any) -> int:
+    text = _text_config(config)
+    return int(getattr(text, "max_position_embeddings", None) or getattr(text, "n_positions", None) or 4096)
+
+
+def model_class(path: str) -> Any:
+    """The class that generates text for the checkpoint at `path`: its `architectures` entry, else causal LM."""
+    import transformers
+
+    try:
+        with open(os.path.join(path, "config.json"), encoding="utf-8") as handle:
+            names = json.load(handle).get("architectures") or []
+    except (OSError, ValueError):
+        names = []
+    for name in names:
+        found = getattr(transformers, name, None)
+        if found is not None and hasattr(found, "generate"):
+            return found
+    return transformers.AutoModelForCausalLM
+
+
+def _error(exc: Exception) -> dict[str, Any]:
+    name = type(exc).__name__
+    if "OutOfMemory" in name or "out of memory" in str(exc).lower():
+        return {"error": "out of memory on the GPU"}
+    return {"error": f"{name}: {str(exc).splitlines()[0] if str(exc) else ''}"}
 
 
 def _pin_to_cores() -> None:
-    """Keep this worker on cores of its own (`ECOLINT_WORKER_CORES="4,5"`), if the orchestrator chose some."""
+    """Keep this worker on the cores the orchestrator chose (`ECOLINT_WORKER_CORES="4,5"`), if any."""
     cores = os.environ.get("ECOLINT_WORKER_CORES")
     if cores and hasattr(os, "sched_setaffinity"):
         try:
@@ -164,13 +278,19 @@ def _pin_to_cores() -> None:
 
 def main() -> None:
     _pin_to_cores()
-    worker = Worker()
-    for line in sys.stdin:
-        message = json.loads(line)
-        if message.get("command") == "exit":
-            break
-        sys.stdout.write(json.dumps(_handle(worker, message)) + "\n")
-        sys.stdout.flush()
+    channel = Channel(sys.stdin, sys.stdout)
+    worker = Worker(channel)
+    message = channel.read()
+    while message is not None and message.get("command") != "exit":
+        try:
+            reply = worker.handle(message)
+        except Interrupted as interrupted:  # a paused generation met another command: that command next
+            message = interrupted.message
+            continue
+        except Exception as exc:  # noqa: BLE001 - reported to the orchestrator, which goes on
+            reply = _error(exc)
+        channel.write(reply)
+        message = channel.read()
 
 
 if __name__ == "__main__":

@@ -64,12 +64,17 @@ class ModuleFacts:
         self.loops: list[ast.AST] = []
         self.parameters: set[str] = set()
         self.imports_transformers = False
+        self.tree = tree
         for node in _walk(tree):
             kind = type(node)
             if kind is ast.keyword:
                 self.keywords.add(node.arg)  # type: ignore[attr-defined]
             elif kind is ast.Dict:
                 self.keys.update(k.value for k in node.keys if type(k) is ast.Constant)  # type: ignore[attr-defined]
+            elif kind is ast.Subscript and type(node.slice) is ast.Constant:  # type: ignore[attr-defined]
+                self.keys.add(node.slice.value)  # type: ignore[attr-defined]  # `kwargs["load_in_8bit"] = True`
+            elif kind is ast.Call and type(node.func) is ast.Attribute and node.func.attr == "setdefault":  # type: ignore[attr-defined]
+                self.keys.update(a.value for a in node.args[:1] if type(a) is ast.Constant)  # type: ignore[attr-defined]
             elif kind is ast.arg:
                 self.parameters.add(node.arg)  # type: ignore[attr-defined]
             elif kind is ast.Assign or kind is ast.AnnAssign:
@@ -107,10 +112,12 @@ class ModuleFacts:
 
 
 def keyword_or_key(facts: ModuleFacts, words: tuple[str, ...]) -> bool:
-    """The quantization rules: a word is a call's keyword (`load_in_8bit=True`) or a dict's string key.
+    """The quantization rules: a word is a call's keyword (`load_in_8bit=True`) or a dict's string key
+    (in a literal, `d["load_in_8bit"] = ...` or `d.setdefault("load_in_8bit", ...)`).
 
-    `ecolint.analysis.quantization` reads keywords only from call arguments and dict entries; a
-    parameter or an attribute of that name (`def __init__(self, load_in_8bit=False)`) is not one.
+    `ecolint.analysis.flow` reads keys only from call arguments, dict entries and those
+    item assignments; a parameter or an attribute of that name (`def __init__(self,
+    load_in_8bit=False)`) is not one.
     """
     return any(word in facts.keywords or word in facts.keys for word in words)
 
@@ -118,26 +125,19 @@ def keyword_or_key(facts: ModuleFacts, words: tuple[str, ...]) -> bool:
 def generation_in_loop(facts: ModuleFacts, words: tuple[str, ...]) -> bool:
     """ECO103: a loop calls `.generate` on a model holder or calls a pipeline holder, or a function that does.
 
-    Holders are the names and `self` attributes assigned from a loader call (by its name
-    or an import alias of it), and, in a module that imports transformers, parameters with
-    the conventional names; over-approximates `ecolint.analysis.generation.GenerationCalls.kind`
-    and the rule's helper-function case.
+    Holders over-approximate what `ecolint.analysis.flow` may find made by a loader: names
+    and attributes assigned from a loader call (by its name or an import alias), from a
+    holder, or from a call of a function that makes or returns one (a factory); the
+    parameters of a function some call passes a holder to; and, in a module that imports
+    transformers, parameters with the conventional names.
     """
     calls_in_loops = facts.calls_in_loops()
     if not calls_in_loops:
         return False
-
-    def calls(value: ast.AST | None, loaders: set[str]) -> bool:
-        return value is not None and any(isinstance(n, ast.Call) and _last_name(n.func) in loaders for n in _walk(value))
-
     conventional = facts.parameters if facts.imports_transformers else set()
     models, pipelines = _Holders(conventional & _MODEL_PARAMETERS), _Holders(conventional & _PIPELINE_PARAMETERS)
-    for assignment in facts.assignments:
-        targets = assignment.targets if isinstance(assignment, ast.Assign) else [assignment.target]
-        for holders, loaders in ((models, facts.model_loaders), (pipelines, facts.pipeline_loaders)):
-            if calls(assignment.value, loaders):
-                for target in targets:
-                    holders.add(target)
+    for holders, loaders in ((models, facts.model_loaders), (pipelines, facts.pipeline_loaders)):
+        _propagate(facts, holders, loaders)
 
     def generates(call: ast.Call) -> bool:
         func = call.func
@@ -152,6 +152,77 @@ def generation_in_loop(facts: ModuleFacts, words: tuple[str, ...]) -> bool:
     return any(isinstance(n, ast.Call) and generates(n) for f in helpers for n in _walk(f))
 
 
+def _propagate(facts: ModuleFacts, holders: _Holders, loaders: set[str]) -> None:
+    """Grow `holders` to a fixpoint over the module's assignments, factories and call arguments."""
+    assignments = [
+        (_mentions(a.value), a.targets if isinstance(a, ast.Assign) else [a.target]) for a in facts.assignments if a.value is not None
+    ]
+    returns = [(f.name, [_mentions(n.value) for n in _walk(f) if isinstance(n, ast.Return) and n.value is not None]) for f in facts.functions]
+    parameters: dict[str, list[str]] = {}
+    for function in facts.functions:
+        arguments = (*function.args.posonlyargs, *function.args.args, *function.args.kwonlyargs)
+        parameters.setdefault(function.name, []).extend(a.arg for a in arguments)
+    passing = [
+        (_last_name(n.func), _mentions_all([*n.args, *(k.value for k in n.keywords)]))
+        for n in _walk(facts.tree)
+        if isinstance(n, ast.Call) and _last_name(n.func) in parameters and (n.args or n.keywords)
+    ]
+    factories: set[str] = set()
+
+    def makes(mentioned: _Mentions) -> bool:
+        names, attributes, called = mentioned
+        return bool(called & loaders or called & factories or names & holders.names or attributes & holders.attributes)
+
+    changed = True
+    while changed:
+        changed = False
+        for mentioned, targets in assignments:
+            if makes(mentioned):
+                for target in targets:
+                    changed |= holders.add(target)
+        for name, values in returns:
+            if name not in factories and any(makes(m) for m in values):
+                factories.add(name)
+                changed = True
+        for callee, mentioned in passing:
+            if makes(mentioned):
+                for parameter in parameters[callee]:
+                    changed |= holders.add(ast.Name(parameter))
+
+
+_Mentions = tuple[set[str], set[str], set[str]]
+
+
+def _mentions_all(nodes: list[ast.AST]) -> _Mentions:
+    names: set[str] = set()
+    attributes: set[str] = set()
+    called: set[str] = set()
+    for node in nodes:
+        more = _mentions(node)
+        names |= more[0]
+        attributes |= more[1]
+        called |= more[2]
+    return names, attributes, called
+
+
+def _mentions(node: ast.AST) -> _Mentions:
+    """The names, attribute names and called names in an expression."""
+    names: set[str] = set()
+    attributes: set[str] = set()
+    called: set[str] = set()
+    for n in _walk(node):
+        kind = type(n)
+        if kind is ast.Name:
+            names.add(n.id)  # type: ignore[attr-defined]
+        elif kind is ast.Attribute:
+            attributes.add(n.attr)  # type: ignore[attr-defined]
+        elif kind is ast.Call:
+            last = _last_name(n.func)  # type: ignore[attr-defined]
+            if last:
+                called.add(last)
+    return names, attributes, called
+
+
 class _Holders:
     """Names and attribute names that may hold a model (or a pipeline)."""
 
@@ -159,16 +230,19 @@ class _Holders:
         self.names = set(names)
         self.attributes: set[str] = set()
 
-    def add(self, target: ast.AST) -> None:
+    def add(self, target: ast.AST) -> bool:
+        """Add a target's names; whether any was new."""
         if isinstance(target, (ast.Tuple, ast.List)):
-            for element in target.elts:
-                self.add(element)
-        elif isinstance(target, ast.Starred):
-            self.add(target.value)
-        elif isinstance(target, ast.Name):
+            return any([self.add(element) for element in target.elts])
+        if isinstance(target, ast.Starred):
+            return self.add(target.value)
+        if isinstance(target, ast.Name) and target.id not in self.names:
             self.names.add(target.id)
-        elif isinstance(target, ast.Attribute):
+            return True
+        if isinstance(target, ast.Attribute) and target.attr not in self.attributes:
             self.attributes.add(target.attr)
+            return True
+        return False
 
     def holds(self, node: ast.AST) -> bool:
         if isinstance(node, ast.Name):

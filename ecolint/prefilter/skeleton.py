@@ -42,14 +42,16 @@ class _Function:
     body: str  # the code of its body
     body_words: set[str]
     only_child: bool  # the first statement of a class body that holds nothing but functions
+    owner: str | None  # the class it is a method of
 
 
 def _functions(tree: ast.Module, lines: list[str]) -> list[_Function]:
     """Module-level functions and methods whose body starts on a line of its own."""
     found = []
-    containers: list[tuple[list[ast.stmt], bool]] = [(tree.body, False)]
-    containers += [(node.body, True) for node in tree.body if isinstance(node, ast.ClassDef)]
-    for body, in_class in containers:
+    containers: list[tuple[list[ast.stmt], str | None]] = [(tree.body, None)]
+    containers += [(node.body, node.name) for node in tree.body if isinstance(node, ast.ClassDef)]
+    for body, owner in containers:
+        in_class = owner is not None
         all_functions = in_class and all(isinstance(s, _DEFINITIONS) for s in body)
         for position, function in enumerate(body):
             if not isinstance(function, _DEFINITIONS):
@@ -64,7 +66,7 @@ def _functions(tree: ast.Module, lines: list[str]) -> list[_Function]:
             body_words = Counter(_WORD.findall(code))
             only_child = all_functions and position == 0
             found.append(
-                _Function(function.name, start, first, last, indent, header + body_words, header, code, set(body_words), only_child)
+                _Function(function.name, start, first, last, indent, header + body_words, header, code, set(body_words), only_child, owner)
             )
     return found
 
@@ -114,7 +116,7 @@ def skeleton(text: str, tree: ast.Module, rule_words: Iterable[str]) -> Skeleton
     readable = set(rule_words) | _SCOPE_WORDS
     readable |= {alias for alias, name in aliases.items() if name in readable}
     mutated = _mutation_of(bindings) if bindings else None
-    dropped = [f for f in functions if not _readable(f, readable, bindings, mutated)]
+    dropped = _connected([f for f in functions if not _readable(f, readable, bindings, mutated)], functions, text)
     if not dropped:
         return None
     left = Counter(_words(text))
@@ -148,6 +150,29 @@ def skeleton(text: str, tree: ast.Module, rule_words: Iterable[str]) -> Skeleton
             after_marker = last + 1
     rows = tuple(row for row, line in enumerate(kept, start=1) if line is not None)
     return Skeleton("".join(line for line in kept if line is not None), rows)
+
+
+def _connected(dropped: list[_Function], functions: list[_Function], text: str) -> list[_Function]:
+    """Those of `dropped` that still go once calls are followed: the flow reads a kept
+    function's callers (their arguments reach its parameters) and what the code kept calls
+    (what a factory returns reaches its caller), so a function whose body names a kept one
+    (a kept `__init__` stands for its class), or that the code kept names, is kept too."""
+    left = Counter(_words(text))
+    for function in dropped:
+        left.subtract(function.words)
+    names = {f.name for f in functions if f not in dropped}
+    names |= {f.owner for f in functions if f not in dropped and f.owner and f.name == "__init__"}
+    while True:
+        more = [f for f in dropped if left[f.name] > 0 or not names.isdisjoint(f.body_words)]
+        if not more:
+            return dropped
+        for function in more:
+            left.update(function.words)
+            names.add(function.name)
+            if function.owner and function.name == "__init__":
+                names.add(function.owner)
+        back = {id(f) for f in more}
+        dropped = [f for f in dropped if id(f) not in back]
 
 
 def _mutation_of(names: set[str]) -> re.Pattern[str]:

@@ -95,12 +95,14 @@ class Int8OutlierDecomposition(Rule):
         if threshold is None:
             if not keywords.complete:
                 return  # an unknown `**mapping` may carry the threshold
-            new = keyword_like(flag.node, "llm_int8_threshold", cst.Float("0.0"))
-            fix = Fix(
-                "Add `llm_int8_threshold=0.0`",
-                Applicability.UNSAFE,
-                ((flag.container, insert_after(flag.container, flag.node, new)),),
-            )
+            fix = None
+            if flag.editable:
+                new = keyword_like(flag.node, "llm_int8_threshold", cst.Float("0.0"))
+                fix = Fix(
+                    "Add `llm_int8_threshold=0.0`",
+                    Applicability.UNSAFE,
+                    ((flag.container, insert_after(flag.container, flag.node, new)),),
+                )
             message = f"8-bit load without `llm_int8_threshold=0.0` runs LLM.int8() outlier decomposition: {COST}"
             self.report(flag.node, message, fix, request_hint(self.flow, self.model_ids, request))
             return

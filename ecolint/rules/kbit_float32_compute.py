@@ -81,13 +81,15 @@ class KbitFloat32Compute(Rule):
         if dtype is None:
             return
         value, imports = dtype
-        new = keyword_like(flag.node, "bnb_4bit_compute_dtype", value)
-        fix = Fix(
-            f"Add `bnb_4bit_compute_dtype={code(value)}`",
-            Applicability.UNSAFE,
-            ((flag.container, insert_after(flag.container, flag.node, new)),),
-            imports,
-        )
+        fix = None
+        if flag.editable:
+            new = keyword_like(flag.node, "bnb_4bit_compute_dtype", value)
+            fix = Fix(
+                f"Add `bnb_4bit_compute_dtype={code(value)}`",
+                Applicability.UNSAFE,
+                ((flag.container, insert_after(flag.container, flag.node, new)),),
+                imports,
+            )
         hint = {**request_hint(self.flow, self.model_ids, request), "fixed_compute_dtype": dtype_name(self.flow, value) or "bfloat16"}
         self.report(flag.node, f"4-bit load without `bnb_4bit_compute_dtype` computes in float32: {COST}", fix, hint)
 

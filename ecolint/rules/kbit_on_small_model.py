@@ -158,7 +158,7 @@ class KbitOnSmallModel(Rule):
                 kw for kw in request.keywords.items.values() if kw.name in QUANTIZATION_FLAGS or kw.name.startswith(CONFIG_KEYWORD_PREFIXES)
             ]
         owner = removed[0].container
-        if any(kw.container is not owner for kw in removed):
+        if any(kw.container is not owner or not kw.editable for kw in removed):
             return None
         dtype_argument = self._dtype_argument(loader, request)
         if dtype_argument is False:

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import libcst as cst
-from libcst.metadata import Assignment, ParentNodeProvider, ScopeProvider
+from libcst.metadata import ParentNodeProvider, ScopeProvider
 
 from ecolint.fixing import batching
 from ecolint.diagnostics import Applicability
@@ -114,8 +114,8 @@ class UnbatchedGenerationLoop(Rule):
     METADATA_DEPENDENCIES = (*Rule.METADATA_DEPENDENCIES, ParentNodeProvider, ScopeProvider)
 
     def visit_Module(self, node: cst.Module) -> None:
-        self.calls = GenerationCalls(self, node)
-        self.helpers: dict[int, Kind | None] = {}
+        self.calls = GenerationCalls(self.flow)
+        self.helpers: dict[cst.FunctionDef, Kind | None] = {}
 
     def visit_Call(self, node: cst.Call) -> None:
         kind = self.calls.kind(node)
@@ -161,31 +161,28 @@ class UnbatchedGenerationLoop(Rule):
         return loop
 
     def _reads_input_or_pads(self, body: cst.CSTNode) -> bool:
-        """An interactive loop (`input()`), or a tokenizer already padding a batch."""
+        """An interactive loop (`input()`), or a tokenizer or processor padding a batch of items."""
         for call in find_all(body, cst.Call):
             if is_builtin(self, call.func, "input"):
                 return True
-            if any(a.keyword is not None and a.keyword.value == "padding" for a in call.args):
+            if any(a.keyword is not None and a.keyword.value == "padding" for a in call.args) and self._given_a_batch(call):
                 return True
         return False
 
+    def _given_a_batch(self, call: cst.Call) -> bool:
+        """Whether a tokenizer call's text is a list or a slice of items, not one item."""
+        texts = [a.value for a in call.args if a.keyword is None and not a.star][:1]
+        texts += [a.value for a in call.args if a.keyword is not None and a.keyword.value in ("text", "texts", "images")]
+        return any(_is_batch(leaf) for text in texts for leaf in self.flow.values(text))
+
     def _helper_kind(self, call: cst.Call) -> Kind | None:
-        """The kind of generation a module function does for its one argument, if it does."""
-        if not isinstance(call.func, cst.Name):
+        """The kind of generation a module function (or `self.method`) does for its arguments, if it does."""
+        function = self.flow.callee(call)
+        if not isinstance(function, cst.FunctionDef):
             return None
-        scope = self.get_metadata(ScopeProvider, call.func, None)
-        if scope is None:
-            return None
-        referents = {r for access in scope.accesses[call.func] for r in access.referents}
-        if len(referents) != 1:
-            return None
-        (assignment,) = referents
-        function = getattr(assignment, "node", None)
-        if not isinstance(assignment, Assignment) or not isinstance(function, cst.FunctionDef):
-            return None
-        if id(function) not in self.helpers:
-            self.helpers[id(function)] = self._generates_per_argument(function)
-        return self.helpers[id(function)]
+        if function not in self.helpers:
+            self.helpers[function] = self._generates_per_argument(function)
+        return self.helpers[function]
 
     def _generates_per_argument(self, function: cst.FunctionDef) -> Kind | None:
         parameters = {p.name.value for p in function.params.params}
@@ -229,3 +226,10 @@ class UnbatchedGenerationLoop(Rule):
         while parent is not None and not isinstance(parent, cst.BaseStatement):
             parent = self.get_metadata(ParentNodeProvider, parent, None)
         return parent if isinstance(parent, cst.SimpleStatementLine) else None
+
+
+def _is_batch(expr: cst.BaseExpression) -> bool:
+    """A list display or comprehension, or a slice: several items at once."""
+    if isinstance(expr, (cst.List, cst.ListComp)):
+        return not (isinstance(expr, cst.List) and len(expr.elements) <= 1)
+    return isinstance(expr, cst.Subscript) and any(isinstance(e.slice, cst.Slice) for e in expr.slice)
