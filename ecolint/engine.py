@@ -69,6 +69,13 @@ class Linter:
 
     def lint(self, source: Source, plan_fixes: bool = False) -> LintResult:
         """Findings of `source`; with plan_fixes, also the node-level fixes to apply."""
+        result = self._lint(source, plan_fixes)
+        if source.notebook is not None and source.notebook.broken:
+            broken = [_syntax_error(source, f"{e.message} (this cell is left out, the others are linted)", e.row, e.column) for e in source.notebook.broken]
+            result.findings = sorted(result.findings + _in_cells(broken, source), key=lambda f: (f.cell or 0, f.location, f.code))
+        return result
+
+    def _lint(self, source: Source, plan_fixes: bool) -> LintResult:
         candidates, tree = (self.specs, None) if self.prefilter is None else self.prefilter.candidates(source.text)
         if not candidates:
             return LintResult()

@@ -3,12 +3,14 @@
 Names defined in one cell are visible in the next, as when the notebook runs. Each code
 cell is preceded by a marker comment so that, after fixes, the text can be split back
 into its cells; magics (`%`, `%%`, `!`) become placeholders that parse, and are restored
-when the notebook is written. Only changed cells are rewritten; outputs, metadata, cell
+when the notebook is written; a cell that does not parse on its own is reported and left
+out the same way. Only changed cells are rewritten; outputs, metadata, cell
 ids, key order, indentation and the trailing newline stay as they were.
 """
 
 from __future__ import annotations
 
+import ast
 import copy
 import json
 import re
@@ -19,6 +21,28 @@ _MARKER = "# ecolint-cell {}"
 _MARKER_RE = re.compile(r"^# ecolint-cell (\d+)$")
 _PLACEHOLDER_RE = re.compile(r"ecolint-magic-(\d+)$")
 _LINE_MAGIC = re.compile(r"^\s*(?:[%!]|\w+\s*=\s*[%!])")
+_HELP = re.compile(r"^\s*[\w.]+\?\??\s*$")  # `model?`, `pipeline??`: IPython's help
+
+
+@dataclass(frozen=True)
+class CellError:
+    """A code cell that does not parse on its own: where (in the joined text) and why."""
+
+    cell: int
+    row: int  # of the joined text, 1-based
+    column: int
+    message: str
+
+
+def _syntax_error(text: str) -> tuple[int, int, str] | None:
+    """(row, column, message) of the first syntax error in a cell's text, if any."""
+    try:
+        ast.parse(text)
+    except SyntaxError as exc:
+        return max(exc.lineno or 1, 1), max(exc.offset or 1, 1), exc.msg
+    except (ValueError, RecursionError, MemoryError) as exc:
+        return 1, 1, str(exc)
+    return None
 
 
 class NotebookError(Exception):
@@ -38,24 +62,48 @@ class Notebook:
     indent: int | None
     trailing_newline: bool
     magics: dict[int, str] = field(default_factory=dict)  # placeholder number → original line
+    broken: list[CellError] = field(default_factory=list)  # cells left out of the joined text
 
     def joined(self) -> str:
-        """The code cells as one module, each after a marker line naming its 1-based cell number."""
-        parts = []
+        """The code cells as one module, each after a marker line naming its 1-based cell number.
+
+        Magic lines (with their backslash continuations) become placeholders. A cell that
+        does not parse on its own is left out the same way, so the others are still linted
+        as the module they make, and recorded in `broken`.
+        """
+        parts: list[str] = []
+        self.broken = []
         for number, cell in enumerate(self.data.get("cells", []), start=1):
             if cell.get("cell_type") != "code":
                 continue
             parts.append(_MARKER.format(number))
+            marker_row = len(parts)
             lines = _cell_text(cell).split("\n")
-            cell_magic = bool(lines) and lines[0].lstrip().startswith("%%")
-            for line in lines:
-                if cell_magic or _LINE_MAGIC.search(line):
-                    key = len(self.magics)
-                    self.magics[key] = line
-                    indent = line[: len(line) - len(line.lstrip())]
-                    line = f"{indent}# ecolint-magic-{key}" if cell_magic else f"{indent}pass  # ecolint-magic-{key}"
-                parts.append(line)
+            masked = self._masked(lines, cell_magic=bool(lines) and lines[0].lstrip().startswith("%%"))
+            error = _syntax_error("\n".join(masked))
+            if error is not None:
+                row, column, message = error
+                self.broken.append(CellError(number, marker_row + row, column, message))
+                masked = self._masked(lines, cell_magic=True)
+            parts.extend(masked)
         return "\n".join(parts) + "\n"
+
+    def _masked(self, lines: list[str], cell_magic: bool) -> list[str]:
+        """The cell's lines with magics replaced by placeholders: `pass` for a line magic, so a
+        block it sits in stays one; a comment for a line of a `%%` cell or a continuation line."""
+        found = []
+        continuation = False
+        for line in lines:
+            if not (cell_magic or continuation or _LINE_MAGIC.search(line) or _HELP.search(line)):
+                found.append(line)
+                continue
+            key = len(self.magics)
+            self.magics[key] = line
+            indent = line[: len(line) - len(line.lstrip())]
+            comment = cell_magic or continuation
+            found.append(f"{indent}# ecolint-magic-{key}" if comment else f"{indent}pass  # ecolint-magic-{key}")
+            continuation = not cell_magic and line.rstrip().endswith("\\")
+        return found
 
     def cell_of(self, text: str) -> list[tuple[int, int]]:
         """For each row of the joined text (0-based), its (cell number, row within the cell)."""

@@ -75,3 +75,30 @@ def test_a_notebook_that_is_not_json_is_one_finding(cli, tmp_path):
     result = cli("check", "--output-format", "concise", "broken.ipynb")
     assert result.exit_code == 1
     assert result.stdout.startswith("broken.ipynb:1:1: ECO901 not a notebook: invalid JSON")
+
+
+IMPERFECT = {
+    **NOTEBOOK,
+    "cells": [
+        _cell("code", ["!pip install transformers \\\n", "    bitsandbytes accelerate\n"]),
+        _cell("code", ["from transformers import AutoModelForCausalLM, BitsAndBytesConfig\n", "config = BitsAndBytesConfig(load_in_8bit=True)"]),
+        _cell("code", ["trainer = Trainer(model=model, ...=...)  # a placeholder left in a tutorial"]),
+        _cell("code", ["model = AutoModelForCausalLM.from_pretrained('facebook/opt-350m', quantization_config=config)\n", "model?"]),
+    ],
+}
+
+
+def test_a_cell_that_does_not_parse_is_reported_and_the_others_are_linted(cli, tmp_path):
+    _save(tmp_path / "tutorial.ipynb", IMPERFECT)
+    found = json.loads(cli("check", "--output-format", "json", "tutorial.ipynb").stdout)
+    assert [(f["code"], f["cell"], f["location"]["row"]) for f in found] == [("ECO101", 2, 2), ("ECO900", 3, 1)]
+    assert "this cell is left out" in found[1]["message"]
+
+
+def test_fixing_a_notebook_keeps_a_broken_cell_and_continued_magics_as_written(cli, tmp_path):
+    _save(tmp_path / "tutorial.ipynb", IMPERFECT)
+    result = cli("fix", "--apply", "--unsafe-fixes", "tutorial.ipynb")
+    assert result.exit_code == 1, result.output  # the broken cell remains
+    cells = json.loads((tmp_path / "tutorial.ipynb").read_text())["cells"]
+    assert [c["source"] for i, c in enumerate(cells) if i != 1] == [c["source"] for i, c in enumerate(IMPERFECT["cells"]) if i != 1]
+    assert cells[1]["source"][1] == "config = BitsAndBytesConfig(load_in_8bit=True, llm_int8_threshold=0.0)"
