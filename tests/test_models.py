@@ -116,3 +116,18 @@ def test_target_gpu_and_project_models_decide_small(cli, tmp_path, table, flagge
     write(tmp_path / "m.py", SEVEN_B_AND_1_5B)
     result = cli("check", "--output-format", "concise", "m.py")
     assert [int(line.split(":")[1]) for line in result.stdout.splitlines()] == flagged_rows
+
+
+def test_a_vision_language_config_counts_its_language_model_vision_tower_and_projector():
+    # PaliGemma-3B's config.json: a Gemma-2B language model and a SigLIP-so400m vision tower (2.92 B in all).
+    config = {
+        "model_type": "paligemma",
+        "text_config": {
+            "model_type": "gemma", "hidden_size": 2048, "num_hidden_layers": 18, "intermediate_size": 16384,
+            "num_attention_heads": 8, "num_key_value_heads": 1, "head_dim": 256, "vocab_size": 257216,
+        },
+        "vision_config": {"hidden_size": 1152, "num_hidden_layers": 27, "intermediate_size": 4304, "patch_size": 14, "image_size": 224},
+    }  # fmt: skip
+    assert abs(parameters_from_config(config) / 1e9 - 2.92) < 0.05
+    without_tower = {key: value for key, value in config.items() if key != "vision_config"}
+    assert parameters_from_config(without_tower) is None

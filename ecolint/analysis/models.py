@@ -55,11 +55,36 @@ def _t5_parameters(config: Mapping[str, Any]) -> int | None:
     return vocab * d + head + encoder + decoder + 2 * d
 
 
+def _vision_parameters(config: Mapping[str, Any]) -> int | None:
+    """A ViT-style vision tower: patch embedding, position embeddings, encoder layers."""
+    hidden, layers, intermediate = (_first(config, k) for k in ("hidden_size", "num_hidden_layers", "intermediate_size"))
+    patch, image = _first(config, "patch_size") or 14, _first(config, "image_size") or 224
+    if None in (hidden, layers, intermediate):
+        return None
+    channels = _first(config, "num_channels") or 3
+    layer = 4 * hidden * hidden + 2 * hidden * intermediate + 9 * hidden + intermediate
+    return channels * patch * patch * hidden + (image // patch) ** 2 * hidden + layers * layer + 2 * hidden
+
+
+def _multimodal_parameters(text_config: Mapping[str, Any], vision_config: Any) -> int | None:
+    """A vision-language model: its language model, its vision tower, and a projector between them.
+
+    Both parts must be countable from the fields config.json spells out (a `text_config`
+    that leaves its sizes to the architecture's defaults is not): otherwise None.
+    """
+    text = parameters_from_config(text_config)
+    vision = _vision_parameters(vision_config) if isinstance(vision_config, Mapping) else None
+    if text is None or vision is None:
+        return None
+    projector = 2 * _first(vision_config, "hidden_size") * _first(text_config, "hidden_size", "d_model")
+    return text + vision + projector
+
+
 def parameters_from_config(config: Mapping[str, Any]) -> int | None:
     """Count parameters from a config.json's architecture fields; None if it cannot tell."""
     text_config = config.get("text_config")
     if isinstance(text_config, Mapping) and "hidden_size" not in config:
-        return None  # multimodal: the vision tower is not counted here, so say nothing
+        return _multimodal_parameters(text_config, config.get("vision_config"))
     model_type = str(config.get("model_type", ""))
     if model_type in ("t5", "mt5", "umt5"):
         return _t5_parameters(config)
