@@ -412,3 +412,33 @@ def test_composite_steps_run_as_the_runner_runs_them(tmp_path, github, cli):
     assert Path(python).is_relative_to(runner_temp)  # the action's own environment, not the runner's Python
     shown = subprocess.run([python, "-c", "import ecolint; print(ecolint.__file__)"], cwd=tmp_path, capture_output=True, text=True).stdout
     assert shown.startswith(str(runner_temp))  # installed from the action's checkout
+
+
+def test_measure_puts_the_measured_table_in_the_comment(tmp_path, github, monkeypatch, capsys):
+    from test_markdown import _fake_measure
+
+    from ecolint import github as action
+
+    calls = _fake_measure(monkeypatch)
+    pr = PullRequest(tmp_path, {}, {"serve.py": FLAGGED})
+    monkeypatch.chdir(pr.repo)
+    assert action.run(_environment(pr, github, measure="synthetic")) == 1
+    ((findings, options),) = calls
+    assert [f.code for f in findings] == ["ECO101"] and options.synthetic
+    (comment,) = github.ours()
+    report = comment["body"].split("### Measured on NVIDIA H200: flagged (as written) vs fixed", 1)[1]
+    assert "| ECO101 `serve.py:3` | `Qwen/Qwen2-1.5B` |" in report and "| -72.3% [-74.0, -70.1] | **saves** |" in report
+    assert "(the rich table)" in capsys.readouterr().out  # the measure mode's own table goes to the log
+
+
+def test_the_readme_workflows_use_the_actions_real_inputs():
+    readme = (CHECKOUT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Pull requests: the GitHub Action", 1)[1].split("\n## ", 1)[0]
+    blocks = [yaml.safe_load(block) for block in re.findall(r"```yaml\n(.*?)```", section, re.DOTALL)]
+    inputs = set(yaml.safe_load((CHECKOUT / "action.yml").read_text())["inputs"])
+    steps = [step for block in blocks for job in (block.get("jobs") or block).values() for step in job["steps"]]
+    ours = [step for step in steps if step.get("uses", "").startswith("ecolint/ecolint@")]
+    assert len(ours) == 2
+    assert all(set(step.get("with", {})) <= inputs for step in ours)
+    assert {"sarif", "baseline", "measure"} <= {name for step in ours for name in step["with"]}
+    assert any(step.get("uses", "").startswith("github/codeql-action/upload-sarif@") for step in steps)
