@@ -21,7 +21,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -32,7 +31,6 @@ from ecolint.diagnostics import Finding
 
 FORMAT = 1
 _FORMAT_KEY = "ecolint-baseline"
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")  # rows as LibCST counts them
 _STRING = r"""[rRbBuUfF]{0,2}(?:'''(?:\\.|(?!''').)*'''|\"\"\"(?:\\.|(?!\"\"\").)*\"\"\"|'(?:\\.|[^'\\\n])*'|"(?:\\.|[^"\\\n])*")"""
 _NOISE = re.compile(rf"({_STRING})|#[^\r\n]*|\s+", re.DOTALL)
 
@@ -101,6 +99,8 @@ class Comparison:
 
 def write(path: Path, findings: Sequence[Finding], texts: Mapping[str, str] | None = None) -> int:
     """Record `findings` in a baseline at `path`, atomically; returns how many."""
+    from ecolint.fixing.fixes import FixError, write_atomically
+
     fingerprints = Fingerprints(path.absolute().parent, texts)
     entries = sorted(
         (
@@ -110,18 +110,13 @@ def write(path: Path, findings: Sequence[Finding], texts: Mapping[str, str] | No
         key=lambda e: (e["file"], e["line"], e["code"], e["fingerprint"]),
     )
     data = {_FORMAT_KEY: FORMAT, "written-by": f"ecolint {__version__}", "findings": entries}
-    temporary = None
     try:
-        handle, temporary = tempfile.mkstemp(dir=path.absolute().parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
-            stream.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-        os.replace(temporary, path)
-        temporary = None
+        path.touch(exist_ok=True)  # write_atomically replaces a file that exists
+        write_atomically(path, (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
     except OSError as exc:
         raise BaselineError(f"{path}: cannot write the baseline: {exc.strerror or exc}") from None
-    finally:
-        if temporary is not None:
-            Path(temporary).unlink(missing_ok=True)
+    except FixError as exc:
+        raise BaselineError(f"{path}: {exc}") from None
     return len(entries)
 
 
@@ -147,7 +142,7 @@ def compare(
     directories = [os.path.abspath(root) for root in roots if root != "-" and os.path.isdir(root)]
     gone = 0
     for (_, file, _), count in left.items():
-        if count and (file in linted or _deleted_under(fingerprints.root / file, directories)):
+        if count and (file in linted or (file != "-" and _deleted_under(fingerprints.root / file, directories))):
             gone += count
     return Comparison(new, len(findings) - len(new), gone, baseline.path)
 
@@ -189,13 +184,13 @@ class Fingerprints:
 class _File:
     """One file's rows (a notebook's code cells joined) and the definitions around them."""
 
-    lines: list[str]
+    lines: list[str]  # with their line breaks
     rows: dict[tuple[int, int], int]  # a notebook's (cell, row in the cell) → row of the joined text
     definitions: list[tuple[int, int, str]]  # (first row, last row, dotted name), outermost first
 
     @classmethod
     def load(cls, display: str, text: str | None) -> _File:
-        from ecolint.sources import SourceError, read_source
+        from ecolint.sources import SourceError, read_source, split_lines
 
         rows: dict[tuple[int, int], int] = {}
         if text is None:
@@ -207,7 +202,7 @@ class _File:
             if source.notebook is not None:
                 for number, (cell, row) in enumerate(source.notebook.cell_of(text), start=1):
                     rows[(cell, row)] = number
-        return cls(_LINE_BREAK.split(text), rows, _definitions(text))
+        return cls(split_lines(text), rows, _definitions(text))
 
     def fingerprint(self, finding: Finding) -> str:
         start, end = finding.location, finding.end_location
@@ -230,8 +225,7 @@ def _flagged(lines: list[str], first: int, start_column: int, last: int, end_col
         return lines[first - 1]
     if first == last:
         return lines[first - 1][start_column - 1 : end_column - 1]
-    middle = lines[first : last - 1]
-    return "\n".join([lines[first - 1][start_column - 1 :], *middle, lines[last - 1][: end_column - 1]])
+    return "".join([lines[first - 1][start_column - 1 :], *lines[first : last - 1], lines[last - 1][: end_column - 1]])
 
 
 def _normalized(code: str) -> str:
@@ -256,4 +250,3 @@ def _definitions(text: str) -> list[tuple[int, int, str]]:
                 found.append((first, child.end_lineno or child.lineno, name))
             pending.append((child, name))
     return found
-

@@ -252,7 +252,7 @@ def main() -> None:
 @click.option("--cache-dir", type=click.Path(path_type=Path), help="Where the result cache lives [default: .ecolint_cache in the project].")
 @click.option("--jobs", type=click.IntRange(1, 256), help="Worker processes [default: by core count and the number of files].")
 @click.option("--statistics", is_flag=True, help="Print the number of findings per rule instead of the findings.")
-@click.option("--baseline", "baseline_file", type=click.Path(path_type=Path), help="Report only the findings this baseline file does not record.")
+@click.option("--baseline", "baseline_file", type=click.Path(path_type=Path), help="Report only findings this baseline does not record.")
 @click.option("--write-baseline", type=click.Path(path_type=Path), help="Record every finding in this baseline file and exit 0.")
 @_guarded
 def check(

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     import ast
 
     import libcst as cst
+    from libcst.metadata import CodeRange
 
     from ecolint.fixing.fixes import PlannedFix
     from ecolint.rule import Report, Rule
@@ -151,13 +152,15 @@ class Linter:
             )
             result.findings.append(finding)
             if plan_fixes and report.fix is not None:
-                spans = []
-                for old, _ in report.fix.replacements:
-                    span = positions[old]
-                    spans.append(((span.start.line, span.start.column), (span.end.line, span.end.column)))
-                result.planned.append(PlannedFix(report.fix, tuple(spans)))
+                spans = tuple(_span(positions[old]) for old, _ in report.fix.replacements)
+                dropped = tuple(_span(positions[node]) for node in report.fix.drops if node in positions)
+                result.planned.append(PlannedFix(report.fix, spans, dropped))
         result.findings.sort(key=lambda f: (f.location, f.code))
         return result
+
+
+def _span(where: CodeRange) -> tuple[tuple[int, int], tuple[int, int]]:
+    return (where.start.line, where.start.column), (where.end.line, where.end.column)
 
 
 def _skeleton(text: str, specs: Sequence[RuleSpec], tree: ast.Module | None) -> Skeleton | None:

@@ -206,7 +206,9 @@ def changed_files(pull: Mapping[str, Any], api: GitHub | None) -> list[str]:
     listed = _git("diff", "--name-only", "-z", "--relative", "--diff-filter=d", f"{base}...{head}") if base and head else None
     if listed is None:
         if api is None:
-            raise ActionError("cannot list the changed files: the checkout lacks the base commit (use `fetch-depth: 0`) and no token is set")
+            raise ActionError(
+                "cannot list the changed files: the checkout lacks the base commit (use `fetch-depth: 0`) and no token is set"
+            )
         try:
             listed = api.changed_files(int(pull["number"]))
         except ApiError as exc:
@@ -240,7 +242,9 @@ def _links(env: Mapping[str, str]) -> Any:
 
     repository = env.get("GITHUB_REPOSITORY")
     found = _git("rev-parse", "--show-toplevel", "HEAD") or []
-    root, commit = (found[0], found[1]) if len(found) >= 2 and found[1] else (env.get("GITHUB_WORKSPACE") or os.getcwd(), env.get("GITHUB_SHA"))
+    root, commit = (
+        (found[0], found[1]) if len(found) >= 2 and found[1] else (env.get("GITHUB_WORKSPACE") or os.getcwd(), env.get("GITHUB_SHA"))
+    )
     if not repository or not commit:
         return None
     return Links.github(env.get("GITHUB_SERVER_URL") or "https://github.com", repository, commit, root)

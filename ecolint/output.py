@@ -327,7 +327,11 @@ def markdown(findings: Sequence[Finding], unsafe: bool, comparison: Comparison |
     """A report for a pull-request comment, a job summary or a merge-request note: counts, then a table per rule."""
     new = "new " if comparison is not None else ""
     files = len({f.path for f in findings})
-    heading = f"## ecolint: {_plural(len(findings), new + 'finding')} in {_plural(files, 'file')}" if findings else f"## ecolint: no {new}findings"
+    heading = (
+        f"## ecolint: {_plural(len(findings), new + 'finding')} in {_plural(files, 'file')}"
+        if findings
+        else f"## ecolint: no {new}findings"
+    )
     lines = [heading, ""]
     if comparison is not None:
         lines += [f"_{_cell(comparison.note())}_", ""]
@@ -348,7 +352,13 @@ def markdown(findings: Sequence[Finding], unsafe: bool, comparison: Comparison |
         lines += [f"### {code} {name} ({len(group)}{', error' if code in errors else ''})", "", _table(group[:_SHOWN], links)]
         if len(group) > _SHOWN:
             rest = len(group) - _SHOWN
-            lines += [f"<details><summary>{_plural(rest, 'more ' + code + ' finding')}</summary>", "", _table(group[_SHOWN:], links), "</details>", ""]
+            lines += [
+                f"<details><summary>{_plural(rest, 'more ' + code + ' finding')}</summary>",
+                "",
+                _table(group[_SHOWN:], links),
+                "</details>",
+                "",
+            ]
     lines.append(f"<sub>ecolint {__version__}</sub>")
     return "\n".join(lines) + "\n"
 

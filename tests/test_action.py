@@ -42,11 +42,14 @@ from transformers import BitsAndBytesConfig
 def serve():
     return BitsAndBytesConfig(load_in_8bit=True)
 """
-THREE_LOADS = TWO_LOADS + """
+THREE_LOADS = (
+    TWO_LOADS
+    + """
 
 def train():
     return BitsAndBytesConfig(load_in_8bit=True)
 """
+)
 
 
 class FakeGitHub:
@@ -97,7 +100,9 @@ class FakeGitHub:
                 page = int(query.get("page", ["1"])[0])
                 headers = {}
                 if page * size < len(items):
-                    headers["Link"] = f'<{fake.url}{path}?per_page={size}&page={page + 1}>; rel="next", <{fake.url}{path}?page=1>; rel="first"'
+                    headers["Link"] = (
+                        f'<{fake.url}{path}?per_page={size}&page={page + 1}>; rel="next", <{fake.url}{path}?page=1>; rel="first"'
+                    )
                 self._send(200, items[(page - 1) * size : page * size], headers)
 
             def _route(self, method: str) -> None:
@@ -116,7 +121,11 @@ class FakeGitHub:
                     return self._page(fake.files, query, parsed.path)
                 if parsed.path == f"{base}/issues/7/comments" and method == "POST":
                     number = max(c["id"] for c in fake.comments) + 1
-                    comment = {"id": number, "body": body["body"], "html_url": f"https://github.com/{REPOSITORY}/pull/7#issuecomment-{number}"}
+                    comment = {
+                        "id": number,
+                        "body": body["body"],
+                        "html_url": f"https://github.com/{REPOSITORY}/pull/7#issuecomment-{number}",
+                    }
                     fake.comments.append(comment)
                     return self._send(201, comment)
                 match = re.fullmatch(rf"{base}/issues/comments/(\d+)", parsed.path)
@@ -223,7 +232,7 @@ def test_one_comment_found_by_its_marker_is_created_then_edited_in_place(tmp_pat
     first = _action(pr, env)
     assert first.returncode == 1, first.stdout + first.stderr  # one new finding, fail-on: new
     assert "1 changed Python file: new.py" in first.stdout
-    assert f"::error title=ecolint (ECO101),file=new.py,line=3,col=29" in first.stdout
+    assert "::error title=ecolint (ECO101),file=new.py,line=3,col=29" in first.stdout
     (comment,) = github.ours()
     assert github.made("POST") == 1
     assert comment["body"].startswith(MARKER + "\n## ecolint: 1 finding in 1 file")
@@ -389,7 +398,14 @@ def test_composite_steps_run_as_the_runner_runs_them(tmp_path, github, cli):
         step_env = {**env, "GITHUB_OUTPUT": str(output), **{k: _expand(str(v), contexts) for k, v in step.get("env", {}).items()}}
         script = tmp_path / f"step-{number}.sh"
         script.write_text(_expand(step["run"], contexts))
-        done = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)], cwd=pr.repo, env=step_env, capture_output=True, text=True, timeout=600)
+        done = subprocess.run(
+            ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)],
+            cwd=pr.repo,
+            env=step_env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         contexts["steps"][step.get("id", str(number))] = _read_outputs(output)
         status = done.returncode
         if done.returncode != 0:

@@ -124,7 +124,9 @@ def test_stdin_matches_a_baseline_written_from_the_file(cli, tmp_path):
 
 
 def _notebook(*cells: str) -> str:
-    body = [{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "source": c.splitlines(keepends=True)} for c in cells]
+    body = [
+        {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "source": c.splitlines(keepends=True)} for c in cells
+    ]
     return json.dumps({"cells": body, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}, indent=1) + "\n"
 
 
@@ -132,7 +134,9 @@ def test_a_notebook_finding_stays_known_when_cells_are_added_above(cli, tmp_path
     load = "config = BitsAndBytesConfig(load_in_8bit=True)\n"
     (tmp_path / "explore.ipynb").write_text(_notebook("from transformers import BitsAndBytesConfig\n", load))
     assert cli("check", "--write-baseline", "baseline.json", "explore.ipynb").exit_code == 0
-    (tmp_path / "explore.ipynb").write_text(_notebook("%pip install transformers\n", "from transformers import BitsAndBytesConfig\n", "x = 1\n", load))
+    (tmp_path / "explore.ipynb").write_text(
+        _notebook("%pip install transformers\n", "from transformers import BitsAndBytesConfig\n", "x = 1\n", load)
+    )
     known = cli("check", "--baseline", "baseline.json", "explore.ipynb")
     assert known.exit_code == 0, known.output
     (tmp_path / "explore.ipynb").write_text(_notebook("from transformers import BitsAndBytesConfig\n", load, load))
@@ -144,7 +148,11 @@ def test_a_notebook_finding_stays_known_when_cells_are_added_above(cli, tmp_path
     ("content", "problem"),
     [
         (None, "baseline.json: no such baseline file (record one with `--write-baseline baseline.json`)"),
-        ("{not json", "baseline.json: not an ecolint baseline: invalid JSON (Expecting property name enclosed in double quotes: line 1 column 2 (char 1))"),
+        (
+            "{not json",
+            "baseline.json: not an ecolint baseline: invalid JSON "
+            "(Expecting property name enclosed in double quotes: line 1 column 2 (char 1))",
+        ),
         ('{"findings": []}', "baseline.json: not an ecolint baseline (no `ecolint-baseline` format number)"),
         (
             '{"ecolint-baseline": 2, "findings": []}',
@@ -152,7 +160,10 @@ def test_a_notebook_finding_stays_known_when_cells_are_added_above(cli, tmp_path
             "record it again with `--write-baseline baseline.json`",
         ),
         ('{"ecolint-baseline": 1, "findings": {}}', "baseline.json: malformed baseline: `findings` is not a list"),
-        ('{"ecolint-baseline": 1, "findings": [{"code": "ECO101", "file": "a.py"}]}', "baseline.json: malformed baseline: finding 1 has no `fingerprint` string"),
+        (
+            '{"ecolint-baseline": 1, "findings": [{"code": "ECO101", "file": "a.py"}]}',
+            "baseline.json: malformed baseline: finding 1 has no `fingerprint` string",
+        ),
     ],
 )
 def test_a_baseline_that_cannot_be_read_is_a_one_line_error(cli, tmp_path, content, problem):

@@ -216,3 +216,18 @@ def test_a_temporary_file_left_by_a_killed_run_is_removed_by_the_next_fix(cli, t
     cli("fix", "--apply", "legacy.py")
     assert "quantization_config" in path.read_text()
     assert not stale.exists() and live.exists() and unrelated.exists()
+
+
+def test_fixes_that_meet_on_one_load_compose(cli, tmp_path):
+    """ECO102's fix detaches the 4-bit config from the load: ECO104 must not edit that dead config."""
+    write(
+        tmp_path / "load.py",
+        "from transformers import AutoModelForCausalLM, BitsAndBytesConfig\n\n"
+        "config = BitsAndBytesConfig(load_in_4bit=True)\n"
+        'model = AutoModelForCausalLM.from_pretrained("Qwen/Qwen2-1.5B", quantization_config=config)\n',
+    )
+    result = cli("fix", "--apply", "--unsafe-fixes", "load.py")
+    assert result.exit_code == 0, result.output
+    fixed = (tmp_path / "load.py").read_text()
+    assert "bnb_4bit_compute_dtype" not in fixed and "config =" not in fixed
+    assert 'from_pretrained("Qwen/Qwen2-1.5B", dtype=torch.bfloat16)' in fixed

@@ -17,7 +17,15 @@ fixed = BitsAndBytesConfig(load_in_8bit=True, llm_int8_threshold=0)
 legacy = AutoModelForCausalLM.from_pretrained("gpt2", load_in_4bit=True, bnb_4bit_compute_dtype="float16")
 """
 SELECT = "ECO101,ECO105,ECO106"  # ECO102 and ECO110 flag MIXED too; these three keep the expectations short
-FORGE_VARIABLES = ("GITHUB_REPOSITORY", "GITHUB_SHA", "GITHUB_SERVER_URL", "GITHUB_WORKSPACE", "CI_PROJECT_URL", "CI_COMMIT_SHA", "CI_PROJECT_DIR")
+FORGE_VARIABLES = (
+    "GITHUB_REPOSITORY",
+    "GITHUB_SHA",
+    "GITHUB_SERVER_URL",
+    "GITHUB_WORKSPACE",
+    "CI_PROJECT_URL",
+    "CI_COMMIT_SHA",
+    "CI_PROJECT_DIR",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -44,7 +52,9 @@ def test_findings_grouped_by_rule_with_counts_location_message_and_fix(cli, tmp_
         "### ECO106 [`int8-threshold-int`](https://github.com/ecolint/ecolint/blob/main/rules/ECO106.md) (1)",
     ]
     (row,) = _rows(out, "ECO101")
-    assert row.startswith("| `src/load.py:3` | 8-bit load without `llm_int8_threshold=0.0` runs LLM.int8() outlier decomposition: +225–357%")
+    assert row.startswith(
+        "| `src/load.py:3` | 8-bit load without `llm_int8_threshold=0.0` runs LLM.int8() outlier decomposition: +225–357%"
+    )
     assert row.endswith("| Add `llm_int8_threshold=0.0` (unsafe) |")
     (row,) = _rows(out, "ECO105")
     assert row.startswith("| `src/load.py:5` |") and row.endswith("| Move into `quantization_config=BitsAndBytesConfig(...)` (safe) |")
@@ -107,7 +117,11 @@ def test_a_long_list_folds_into_details(cli, tmp_path):
     out = cli("check", "--output-format", "markdown", "many.py").stdout
     shown, folded = out.split("<details><summary>3 more ECO101 findings</summary>")
     assert len(_rows(shown, "ECO101")) == 5
-    assert [row.split("|")[1].strip() for row in folded.splitlines() if row.startswith("| `")] == ["`many.py:7`", "`many.py:8`", "`many.py:9`"]
+    assert [row.split("|")[1].strip() for row in folded.splitlines() if row.startswith("| `")] == [
+        "`many.py:7`",
+        "`many.py:8`",
+        "`many.py:9`",
+    ]
     assert folded.endswith(f"</details>\n\n<sub>ecolint {__version__}</sub>\n")
 
 
@@ -162,15 +176,24 @@ REPORT = {
             "status": "measured",
             "error": None,
             "energy_reading": "nvml-energy-counter",
-            "flagged": {"variant": {"label": "as written", "quantization": {"load_in_8bit": True}, "dtype": "float16", "batch": 1},
-                        "median": {"joules_per_1k_tokens": 2310.4, "tokens_per_second": 14.2}},
-            "fixed": {"variant": {"label": "fixed", "quantization": {"load_in_8bit": True, "llm_int8_threshold": 0.0}, "dtype": "float16", "batch": 1},
-                      "median": {"joules_per_1k_tokens": 640.0, "tokens_per_second": 41.5}},
+            "flagged": {
+                "variant": {"label": "as written", "quantization": {"load_in_8bit": True}, "dtype": "float16", "batch": 1},
+                "median": {"joules_per_1k_tokens": 2310.4, "tokens_per_second": 14.2},
+            },
+            "fixed": {
+                "variant": {
+                    "label": "fixed",
+                    "quantization": {"load_in_8bit": True, "llm_int8_threshold": 0.0},
+                    "dtype": "float16",
+                    "batch": 1,
+                },
+                "median": {"joules_per_1k_tokens": 640.0, "tokens_per_second": 41.5},
+            },
             "delta": {"percent": -72.3, "ci95": [-74.0, -70.1], "verdict": "saves"},
         },
         {"code": "ECO102", "file": "serve.py", "line": 9, "status": "not measured", "error": "the model's size is unknown"},
     ],
-}  # fmt: skip
+}
 
 
 def _fake_measure(monkeypatch, report=REPORT):

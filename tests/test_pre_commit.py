@@ -28,7 +28,14 @@ def _try_repo(repo: Path, hook: str, *files: str) -> subprocess.CompletedProcess
 
 
 def _notebook(code: str) -> str:
-    cell = {"cell_type": "code", "execution_count": None, "id": "c1", "metadata": {}, "outputs": [], "source": code.splitlines(keepends=True)}
+    cell = {
+        "cell_type": "code",
+        "execution_count": None,
+        "id": "c1",
+        "metadata": {},
+        "outputs": [],
+        "source": code.splitlines(keepends=True),
+    }
     return json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}, indent=1) + "\n"
 
 

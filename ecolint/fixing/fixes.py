@@ -35,12 +35,17 @@ class ImportRequest:
 
 @dataclass(frozen=True, eq=False)
 class Fix:
-    """Replace each node (by identity) with its replacement, and add the imports."""
+    """Replace each node (by identity) with its replacement, and add the imports.
+
+    `drops`: nodes the fix leaves dead elsewhere (a configuration it detaches from a load):
+    a fix that would edit one of them waits, and is gone once the dropping fix is applied.
+    """
 
     title: str
     applicability: Applicability
     replacements: tuple[tuple[cst.CSTNode, cst.CSTNode], ...]
     imports: tuple[ImportRequest, ...] = ()
+    drops: tuple[cst.CSTNode, ...] = ()
 
     def applies(self, unsafe: bool) -> bool:
         if self.applicability is Applicability.SAFE:
@@ -57,6 +62,7 @@ class PlannedFix:
 
     fix: Fix
     spans: tuple[Span, ...]
+    dropped: tuple[Span, ...] = ()  # the spans of `fix.drops`
 
 
 class _ReplaceByIdentity(cst.CSTTransformer):
@@ -85,12 +91,15 @@ def non_overlapping(planned: Sequence[PlannedFix]) -> list[Fix]:
     """The fixes that can be applied together this round; the rest wait for the next."""
     chosen: list[PlannedFix] = []
     seen: set[int] = set()
+    dead = [(span, id(p.fix)) for p in planned for span in p.dropped]
     # Safe fixes first: where two fixes touch the same code, the one that keeps meaning wins.
     for candidate in sorted(planned, key=lambda p: p.fix.applicability is not Applicability.SAFE):
         if id(candidate.fix) in seen:
             continue
         if any(_overlaps(a, b) for other in chosen for a in other.spans for b in candidate.spans):
             continue
+        if any(owner != id(candidate.fix) and _overlaps(span, b) for span, owner in dead for b in candidate.spans):
+            continue  # it edits what another fix detaches
         seen.add(id(candidate.fix))
         chosen.append(candidate)
     return [p.fix for p in chosen]
