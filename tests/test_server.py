@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable, Iterator
@@ -42,11 +43,16 @@ config = BitsAndBytesConfig(load_in_8bit=True, llm_int8_threshold=0.0)
 """
 
 
+def lines_of(text: str) -> list[str]:
+    """The lines an editor shows: ended by \\n, \\r\\n or \\r only (not by a form feed or U+2028, as `str.splitlines` does)."""
+    return re.findall(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$", text)
+
+
 def apply_edits(text: str, edits: list[types.TextEdit]) -> str:
     """`text` with LSP edits applied, positions in UTF-16 code units, as an editor applies them."""
 
     def offset(position: types.Position) -> int:
-        lines = text.splitlines(keepends=True) if text else [""]
+        lines = lines_of(text) or [""]
         if position.line >= len(lines):
             return len(text)
         start = sum(len(line) for line in lines[: position.line])
@@ -154,6 +160,11 @@ class Editor(LanguageClient):
         await self.stop()
 
 
+def fixes(actions: list[types.CodeAction]) -> list[types.CodeAction]:
+    """The quick fixes among code actions (not the suppressions, not fix-all)."""
+    return [a for a in actions if a.kind == types.CodeActionKind.QuickFix and "noqa" not in a.title]
+
+
 def capabilities(resolve: bool = False, document_changes: bool = False, notebooks: bool = False) -> types.ClientCapabilities:
     code_action = types.CodeActionClientCapabilities(
         code_action_literal_support=types.ClientCodeActionLiteralOptions(
@@ -253,7 +264,7 @@ def test_quick_fix_applied_removes_the_finding(project: Path) -> None:
         (diagnostic,) = await editor.codes_become(uri, ["ECO106"])
         actions = await editor.actions(uri, diagnostic.range.start.line, diagnostic.range.start.character + 1)
         titles = [action.title for action in actions]
-        fix = next(a for a in actions if a.kind == types.CodeActionKind.QuickFix and "noqa" not in a.title)
+        (fix,) = fixes(actions)
         assert fix.title == "ecolint (ECO106): Use `0.0`" and fix.is_preferred, titles
         assert fix.diagnostics and fix.diagnostics[0].code == "ECO106"
         assert fix.edit is not None
@@ -373,12 +384,12 @@ def test_positions_count_utf16_and_only_protocol_line_breaks(project: Path) -> N
     async def scenario(editor: Editor) -> None:
         uri = editor.open("odd.py", text.replace("config =", "cfg = '\U0001f40d'; config ="))
         (diagnostic,) = await editor.codes_become(uri, ["ECO106"])
-        line = editor.texts[uri].splitlines()[diagnostic.range.start.line]
+        line = lines_of(editor.texts[uri])[diagnostic.range.start.line]
         assert diagnostic.range.start.line == 3 and line.startswith("cfg = ")
         # An edit after the odd line lands on the line the editor means.
         editor.edit(uri, [types.TextEdit(types.Range(types.Position(2, 0), types.Position(2, 0)), "\n")])
         await editor.until(lambda: [d.range.start.line for d in editor.diagnostics[uri]] == [4], "the finding one line down")
-        (fix,) = [a for a in await editor.actions(uri, 4, diagnostic.range.start.character) if "noqa" not in a.title]
+        (fix,) = fixes(await editor.actions(uri, 4, diagnostic.range.start.character))
         assert fix.edit is not None
         editor.apply(fix.edit)
         await editor.codes_become(uri, [])
@@ -445,7 +456,7 @@ def test_notebook_fix_applies_to_its_cell(project: Path) -> None:
     async def scenario(editor: Editor) -> None:
         notebook, (first, second) = _notebook(editor, "fix.ipynb", cells)
         (diagnostic,) = await editor.codes_become(second, ["ECO106"])
-        (fix,) = [a for a in await editor.actions(second, 0, diagnostic.range.start.character) if "noqa" not in a.title]
+        (fix,) = fixes(await editor.actions(second, 0, diagnostic.range.start.character))
         assert fix.edit is not None and fix.edit.document_changes is not None
         (change,) = fix.edit.document_changes
         assert isinstance(change, types.TextDocumentEdit) and change.text_document.uri == second

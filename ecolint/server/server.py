@@ -100,7 +100,8 @@ class EcolintServer(LanguageServer):
     """ecolint over the Language Server Protocol: what `ecolint check` and `fix` do, for the text in the editor."""
 
     def __init__(self) -> None:
-        python_cells = types.NotebookDocumentFilterWithCells(cells=[types.NotebookCellLanguage(language="python")])
+        # Any notebook type, its Python cells. Said as `notebook: "*"`: lsprotocol's own clients cannot read a filter without it.
+        python_cells = types.NotebookDocumentFilterWithNotebook(notebook="*", cells=[types.NotebookCellLanguage(language="python")])
         super().__init__(
             "ecolint",
             __version__,
