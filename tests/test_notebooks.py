@@ -102,3 +102,30 @@ def test_fixing_a_notebook_keeps_a_broken_cell_and_continued_magics_as_written(c
     cells = json.loads((tmp_path / "tutorial.ipynb").read_text())["cells"]
     assert [c["source"] for i, c in enumerate(cells) if i != 1] == [c["source"] for i, c in enumerate(IMPERFECT["cells"]) if i != 1]
     assert cells[1]["source"][1] == "config = BitsAndBytesConfig(load_in_8bit=True, llm_int8_threshold=0.0)"
+
+
+QUANTIZATION_MISUSE = {
+    **NOTEBOOK,
+    "cells": [
+        _cell("code", ["!pip install -q bitsandbytes peft\n", "import torch\n", "from peft import prepare_model_for_kbit_training\n",
+                       "from transformers import AutoModelForCausalLM, BitsAndBytesConfig"]),
+        _cell("code", ['quant = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_compute_dtype=torch.bfloat16, llm_int8_threshold=6.0)\n',
+                       'model = AutoModelForCausalLM.from_pretrained("Qwen/Qwen2-1.5B", quantization_config=quant)']),
+        _cell("markdown", ["Train the adapters"]),
+        _cell("code", ["model = prepare_model_for_kbit_training(model)\n", "model.half()"]),
+        _cell("code", ["both = BitsAndBytesConfig(load_in_4bit=True, load_in_8bit=True)"]),
+        _cell("code", ["from torchao.quantization import Float8WeightOnlyConfig, quantize_\n", "quantize_(model, Float8WeightOnlyConfig())"]),
+    ],
+}  # fmt: skip
+
+
+def test_the_new_rules_find_their_patterns_across_cells(cli, tmp_path):
+    _save(tmp_path / "qlora.ipynb", QUANTIZATION_MISUSE)
+    found = json.loads(cli("check", "--output-format", "json", "--select", "ECO107,ECO108,ECO109,ECO110,ECO111", "qlora.ipynb").stdout)
+    assert [(f["code"], f["cell"], f["location"]["row"]) for f in found] == [
+        ("ECO110", 2, 1),
+        ("ECO107", 2, 2),
+        ("ECO108", 4, 2),
+        ("ECO109", 5, 1),
+        ("ECO111", 6, 2),
+    ]

@@ -49,6 +49,9 @@ KBIT_TRAINING = frozenset(
     }
 )
 
+# The call that readies a k-bit model for training (casts norms, enables input gradients).
+KBIT_PREPARATION = frozenset({"peft.prepare_model_for_kbit_training", "peft.utils.prepare_model_for_kbit_training"})
+
 # What a fix imports to build a quantization config.
 CONFIG_IMPORT = ("transformers", "BitsAndBytesConfig")
 
@@ -61,3 +64,15 @@ def is_model_from_pretrained(qualified_name: str) -> bool:
         return False
     owner = qualified_name[: -len(".from_pretrained")].rsplit(".", 1)[-1]
     return not owner.endswith(NON_MODEL_SUFFIXES)
+
+# torchao's float8 weight-only configuration (reference kernel) and the calls that apply one.
+FLOAT8_WEIGHT_ONLY = frozenset(
+    {
+        "torchao.quantization.Float8WeightOnlyConfig",
+        "torchao.quantization.quant_api.Float8WeightOnlyConfig",
+        "torchao.quantization.float8_weight_only",
+        "torchao.quantization.quant_api.float8_weight_only",
+    }
+)
+TORCHAO_CONFIG = frozenset({"transformers.TorchAoConfig", "transformers.utils.quantization_config.TorchAoConfig"})
+TORCHAO_QUANTIZE = frozenset({"torchao.quantize_", "torchao.quantization.quantize_", "torchao.quantization.quant_api.quantize_"})

@@ -167,6 +167,32 @@ class Flow(cst.MetadataDependent):
     def parent(self, node: cst.CSTNode) -> cst.CSTNode | None:
         return self.get_metadata(ParentNodeProvider, node, None)
 
+    def statement_of(self, node: cst.CSTNode) -> cst.SimpleStatementLine | None:
+        """The simple statement line holding `node`, if it sits in one."""
+        parent = self.parent(node)
+        while parent is not None and not isinstance(parent, cst.BaseStatement):
+            parent = self.parent(parent)
+        return parent if isinstance(parent, cst.SimpleStatementLine) else None
+
+    def order(self, node: cst.CSTNode) -> int:
+        """`node`'s place in a walk of the module, for "which comes first"."""
+        positions = self.memo("order", lambda: {id(n): i for i, n in enumerate(find_all(self.module, cst.CSTNode))})
+        return positions.get(id(node), -1)
+
+    def conditional(self, node: cst.CSTNode) -> bool:
+        """Whether `node` runs only under a condition within its function: an `if`, a conditional
+        expression, the right side of `and`/`or`, a `try`, a `match`, a `while`."""
+        child, parent = node, self.parent(node)
+        while parent is not None and not isinstance(parent, (cst.FunctionDef, cst.Lambda, cst.Module)):
+            if isinstance(parent, (cst.If, cst.Else, cst.Try, cst.ExceptHandler, cst.Match, cst.While)) and child is not getattr(parent, "test", None):
+                return True
+            if isinstance(parent, cst.IfExp) and child is not parent.test:
+                return True
+            if isinstance(parent, cst.BooleanOperation) and child is parent.right:
+                return True
+            child, parent = parent, self.parent(parent)
+        return False
+
     def function_of(self, node: cst.CSTNode) -> cst.FunctionDef | None:
         """The function whose body holds `node`."""
         parent = self.parent(node)

@@ -71,7 +71,26 @@ class _ReplaceByIdentity(cst.CSTTransformer):
         self.replacements = replacements
 
     def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode) -> cst.CSTNode:  # type: ignore[override]
+        if isinstance(updated_node, (cst.Module, cst.IndentedBlock)):
+            updated_node = self._keep_leading_lines(original_node, updated_node)
         return self.replacements.get(id(original_node), updated_node)
+
+    def _keep_leading_lines(self, original: cst.Module | cst.IndentedBlock, updated: cst.Module | cst.IndentedBlock):
+        """A removed statement's blank lines and comments above it stay, above the next statement."""
+        removed = [id(s) for s in original.body if self.replacements.get(id(s)) is cst.RemovalSentinel.REMOVE]
+        if not removed or len(updated.body) != len(original.body) - len(removed):
+            return updated
+        kept, carried, remaining = [], [], iter(updated.body)
+        for statement in original.body:
+            if id(statement) in removed:
+                carried.extend(statement.leading_lines)
+                continue
+            new = next(remaining)
+            if carried:
+                new = new.with_changes(leading_lines=(*carried, *new.leading_lines))
+                carried = []
+            kept.append(new)
+        return updated.with_changes(body=kept)
 
 
 def apply_fixes(module: cst.Module, fixes: Iterable[Fix]) -> cst.Module:

@@ -10,6 +10,7 @@ from ecolint.analysis.quantization import CONFIG_KEYWORD_PREFIXES, QUANTIZATION_
 from ecolint.diagnostics import Applicability
 from ecolint.fixing.edits import insert_after, keyword_like, replace_and_remove
 from ecolint.fixing.fixes import Fix, ImportRequest
+from ecolint.fixing.statements import removable_statement, removal
 
 
 def sixteen_bit_dtype(flow: Flow, request: QuantizationRequest) -> str:
@@ -50,7 +51,7 @@ def load_in_16_bits(flow: Flow, loader: cst.Call, request: QuantizationRequest, 
     config = request.config_keyword
     drops = tuple(v for v in flow.values(config.value) if isinstance(v, cst.Call)) if config is not None else ()
     unused = _statement_left_unused(flow, config.value) if config is not None else None
-    extra = (*extra, (unused, cst.RemovalSentinel.REMOVE)) if unused is not None else extra
+    extra = (*extra, removal(unused)) if unused is not None else extra
     return Fix(title, Applicability.UNSAFE, ((loader, new_loader), *extra), imports, drops)
 
 
@@ -63,11 +64,9 @@ def _statement_left_unused(flow: Flow, value: cst.BaseExpression) -> cst.SimpleS
         return None
     target = flow.parent(bindings[0].node)
     assign = flow.parent(target) if isinstance(target, cst.AssignTarget) else None
-    line = flow.parent(assign) if isinstance(assign, cst.Assign) and len(assign.targets) == 1 else None
-    block = flow.parent(line) if isinstance(line, cst.SimpleStatementLine) else None
-    if len(getattr(block, "body", ())) < 2 or len(line.body) != 1 or not isinstance(assign.value, cst.Call):
-        return None  # a block's only statement stays
-    return line
+    if not isinstance(assign, cst.Assign) or not isinstance(assign.value, cst.Call):
+        return None
+    return removable_statement(flow, assign.value)
 
 
 def _dtype_argument(flow: Flow, loader: cst.Call, request: QuantizationRequest):

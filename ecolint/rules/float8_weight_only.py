@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+import libcst as cst
+
+from ecolint.analysis import apis
+from ecolint.analysis.names import imported_names
+from ecolint.diagnostics import Applicability
+from ecolint.fixing.fixes import Fix
+from ecolint.fixing.statements import removable_statement, removal
+from ecolint.rule import FixAvailability, Rule
+
+COST = "+124–258% energy per token over bf16 at batch 1 on H200 (torchao 0.18)"
+ADVICE = "Load in bf16 without the float8 weight-only config"
+
+
+class Float8WeightOnly(Rule):
+    """
+    ## What it does
+    Flags torchao's float8 weight-only quantization: `Float8WeightOnlyConfig(...)` (given
+    to `TorchAoConfig(...)` for `from_pretrained`, or to `quantize_(model, ...)`), the
+    older `float8_weight_only()`, and `TorchAoConfig("float8_weight_only")`.
+
+    ## Why is this bad?
+    torchao maps float8 weight-only to a reference implementation that dequantizes the
+    weights and runs a bf16 matmul (pytorch/ao#3288): it stores half the bytes of bf16
+    but does more work per token. The float8 RFC measured 0.46× bf16 speed on H100
+    (pytorch/ao#574), and +158% to +701% energy over FP16 was reported on an RTX 5090
+    (pytorch/ao#4094). On an H200 with torchao 0.18, measured in ecolint's harness
+    (`benchmarks/results/README.md`): +124% to +258% energy per generated token over
+    bf16 at batch 1.
+
+    ## Known problems
+    The rule does not read which torchao version a project pins; a release that maps
+    the config to a fast kernel would make it wrong, and the rule's docs will say so
+    when one is measured.
+
+    ## Example
+    ```python
+    from torchao.quantization import Float8WeightOnlyConfig, quantize_
+
+    quantize_(model, Float8WeightOnlyConfig())
+    ```
+
+    ## Use instead
+    ```python
+    import torch
+
+    model = model.to(torch.bfloat16)
+    ```
+
+    ## Fix safety
+    Unsafe: the model then keeps its 16-bit weights, twice the memory of float8. The fix
+    removes a `quantize_(model, Float8WeightOnlyConfig())` statement; for a load through
+    `TorchAoConfig` it advises loading in bf16 without the config.
+
+    ## References
+    - pytorch/ao#3288, pytorch/ao#574, pytorch/ao#4094
+    - `benchmarks/results/README.md` (the H200 float8 probe)
+    """
+
+    code = "ECO111"
+    name = "float8-weight-only"
+    summary = "torchao float8 weight-only quantization, a dequantize-then-bf16 path that costs energy"
+    fix_availability = FixAvailability.SOMETIMES
+    triggers = ("Float8WeightOnlyConfig", "float8_weight_only")
+    imports = ("torchao", "transformers")
+    context_words = ()
+
+    def visit_Call(self, node: cst.Call) -> None:
+        names = imported_names(self.flow, node.func)
+        if names & apis.FLOAT8_WEIGHT_ONLY:
+            self._report(node)
+        elif names & apis.TORCHAO_CONFIG and node.args and node.args[0].keyword is None:
+            if self.flow.constant(node.args[0].value).known == ("float8_weight_only",):
+                self._report(node)
+
+    def _report(self, config: cst.Call) -> None:
+        message = f"torchao float8 weight-only dequantizes to bf16 for every matmul: {COST}"
+        self.report(config, message, self._fix(config))
+
+    def _fix(self, config: cst.Call) -> Fix:
+        """Remove `quantize_(model, <config>)` where it is a statement of its own; advice otherwise."""
+        arg = self.flow.parent(config)
+        call = self.flow.parent(arg) if isinstance(arg, cst.Arg) else None
+        if isinstance(call, cst.Call) and imported_names(self.flow, call.func) & apis.TORCHAO_QUANTIZE:
+            line = removable_statement(self.flow, call)
+            if line is not None:
+                return Fix("Remove the float8 weight-only `quantize_` call (keep bf16 weights)", Applicability.UNSAFE, (removal(line),))
+        return Fix(ADVICE, Applicability.DISPLAY_ONLY, ())
