@@ -31,20 +31,24 @@ TINY = {
     "model_type": "llama", "vocab_size": 64, "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
     "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 512, "bos_token_id": 1, "eos_token_id": 2,
 }  # fmt: skip
-CPU = ["--measure", "--measure-device", "cpu", "--pairs", "3", "--min-seconds", "0.05"]
+CPU = ["--measure", "--measure-device", "cpu", "--pairs", "6", "--min-seconds", "0.05", "--max-seconds", "10"]
 
 
-def test_paired_delta_is_the_geometric_mean_of_ratios_with_an_interval():
-    flagged = [Run(100.0, 1.0, 1000, 1.0), Run(110.0, 1.0, 1000, 1.0), Run(90.0, 1.0, 1000, 1.0)]
-    fixed = [Run(50.0, 1.0, 1000, 1.0), Run(55.0, 1.0, 1000, 1.0), Run(45.0, 1.0, 1000, 1.0)]
-    delta = paired_delta(flagged, fixed)
+def test_paired_delta_is_the_median_of_log_ratios_with_a_signed_rank_interval():
+    flagged = [Run(100.0 + i, 1.0, 1000, 1.0) for i in range(8)]
+    fixed = [Run((100.0 + i) / 2, 1.0, 1000, 1.0) for i in range(8)]
+    delta = paired_delta(flagged, fixed, "precision")
     assert delta.percent == pytest.approx(-50.0)
     assert delta.ci95_low == pytest.approx(-50.0) and delta.ci95_high == pytest.approx(-50.0)
-    assert delta.verdict == "saves"
-    noisy = paired_delta(flagged, [Run(120.0, 1.0, 1000, 1.0), Run(80.0, 1.0, 1000, 1.0), Run(95.0, 1.0, 1000, 1.0)])
+    assert delta.verdict == "saves" and delta.pairs == 8 and delta.half_width == pytest.approx(0.0)
+    ratios = [0.8, 1.2, 0.95, 1.05, 1.1, 0.9, 1.0, 0.97]
+    noisy = paired_delta(flagged, [Run(a.joules * r, 1.0, 1000, 1.0) for a, r in zip(flagged, ratios)])
     assert noisy.verdict == "no detectable difference" and noisy.ci95_low < 0 < noisy.ci95_high
+    # One pair caught by a slow episode moves the estimate little.
+    episode = paired_delta(flagged, [Run(a.joules * (3.0 if i == 0 else 0.5), 1.0, 1000, 1.0) for i, a in enumerate(flagged)])
+    assert episode.percent == pytest.approx(-50.0)
     summary = summarize(flagged)
-    assert summary.joules_per_1k_tokens == 100.0 and summary.cv == pytest.approx(0.1)
+    assert summary.joules_per_1k_tokens == pytest.approx(103.5) and summary.cv == pytest.approx(0.0234, abs=1e-3)
 
 
 @pytest.fixture(scope="module")
@@ -72,14 +76,23 @@ def test_measure_end_to_end_on_a_local_model(cli, tmp_path, tiny_model):
     assert "ECO103" in result.stdout and "Δ energy [95% CI]" in result.stdout
     assert "energy read with: estimated-no-gpu" in result.stdout
     report = json.loads((tmp_path / "report.json").read_text())
-    assert report["schema_version"] == 2 and report["settings"]["pairs"] == 3
+    assert report["schema_version"] == 3 and report["settings"]["min_pairs"] == 6
     assert set(report["libraries"]) >= {"torch", "transformers", "bitsandbytes"}
     (finding,) = report["findings"]
     assert finding["status"] == "measured" and finding["weights"] == "local path"
     assert finding["seconds"] > 0 and finding["weights_seconds"] >= 0
     assert finding["flagged"]["variant"]["batch"] == 1 and finding["fixed"]["variant"]["batch"] == 8
+    workload = finding["workload"]
+    assert (workload["new_tokens"], workload["new_tokens_from"], workload["prompt_tokens"]) == (8, "line 8", 64)
+    shares = workload["shares_per_call"]  # whole calls, or shares of one: as long as a call lasts on this machine
+    pairs = finding["delta"]["pairs"]
+    assert pairs >= 6 and finding["delta"]["stopped"] in ("precision", "time", "pairs")
     for arm in ("flagged", "fixed"):
-        assert len(finding[arm]["runs"]) == 3
+        windows = finding[arm]["windows"]
+        batch, calls = finding[arm]["variant"]["batch"], finding[arm]["calls_per_window"]
+        per_window = {w["tokens"] for w in windows}
+        assert len(windows) == pairs and per_window <= ({8 * batch * calls} if shares == 1 else {4 * batch})
+        assert all(w["cpu_seconds"] > 0 and w["at_seconds"] > 0 for w in windows)
         assert finding[arm]["median"]["joules_per_1k_tokens"] > 0 and finding[arm]["cv"] >= 0
         assert math.isfinite(finding[arm]["perplexity"])  # quality check with real weights
     # Time-based estimates on a shared CPU are noisy: check that the verdict follows the interval.
@@ -159,20 +172,24 @@ def test_measure_on_the_gpu_with_synthetic_weights(cli, tmp_path):
         "from transformers import AutoModelForCausalLM, BitsAndBytesConfig\n"
         'c = BitsAndBytesConfig(load_in_8bit=True)\nm = AutoModelForCausalLM.from_pretrained("Qwen/Qwen2-1.5B", quantization_config=c)\n',
     )
-    cli("check", "--measure", "--synthetic", "--pairs", "3", "--measure-report", "r.json", "m.py")
+    cli("check", "--measure", "--synthetic", "--measure-report", "r.json", "m.py")
     (finding,) = json.loads((tmp_path / "r.json").read_text())["findings"]
     assert finding["status"] == "measured" and finding["energy_reading"].startswith("nvml")
-    assert finding["delta"]["verdict"] == "saves"
+    assert finding["delta"]["verdict"] == "saves" and finding["delta"]["half_width"] <= 5 and finding["seconds"] <= 180
 
 
 class _FakeNvml:
-    """Just enough of pynvml: a GPU whose driver lacks the total-energy counter."""
+    """Just enough of pynvml: a GPU drawing 150 W whose energy counter moves every 100 ms, or has none."""
 
     class NVMLError(Exception):
         pass
 
+    NVML_CLOCK_SM, NVML_TEMPERATURE_GPU = 1, 0
+
     def __init__(self, counter: bool, power: bool = True) -> None:
-        self.counter, self.power = counter, power
+        import time
+
+        self.counter, self.power, self.origin = counter, power, time.perf_counter()
 
     def nvmlInit(self):
         pass
@@ -181,32 +198,52 @@ class _FakeNvml:
         return "gpu0"
 
     def nvmlDeviceGetTotalEnergyConsumption(self, handle):
+        import time
+
         if not self.counter:
             raise self.NVMLError("Not Supported")
-        return 1_000_000
+        ticks = int((time.perf_counter() - self.origin) / 0.1)
+        return 1_000_000 + ticks * 15_000  # millijoules: 150 W for each 100 ms tick
 
     def nvmlDeviceGetPowerUsage(self, handle):
         if not self.power:
             raise self.NVMLError("Not Supported")
         return 150_000  # milliwatts
 
+    def nvmlDeviceGetClockInfo(self, handle, clock):
+        return 1980
 
-def test_without_the_energy_counter_sampled_power_is_used_and_labelled(monkeypatch):
+    def nvmlDeviceGetTemperature(self, handle, sensor):
+        return 40
+
+
+def test_the_counter_is_interpolated_between_its_ticks_and_sampled_power_is_the_labelled_fallback(monkeypatch):
     import sys
     import time
 
     from ecolint.measure import MeasureError, energy
 
     monkeypatch.setitem(sys.modules, "pynvml", _FakeNvml(counter=True))
-    assert energy.gpu_meter().kind == "nvml-energy-counter"
+    recorder = energy.gpu_recorder()
+    assert recorder.kind == "nvml-energy-counter"
+    time.sleep(0.25)
+    start = time.perf_counter()
+    time.sleep(0.33)
+    end = time.perf_counter()
+    # Read at its ticks, a 0.33 s window would count 45 or 60 J; interpolated, within a few percent of 49.5.
+    assert recorder.energy_between(start, end) == pytest.approx(150 * (end - start), rel=0.04)
+    assert recorder.gpu_state() == {"sm_clock_mhz": 1980, "temperature_c": 40}
+    recorder.stop()
 
     monkeypatch.setitem(sys.modules, "pynvml", _FakeNvml(counter=False))
-    meter = energy.gpu_meter()
-    assert meter.kind == "nvml-sampled-power"
-    meter.start()
+    recorder = energy.gpu_recorder()
+    assert recorder.kind == "nvml-sampled-power"
+    start = time.perf_counter()
     time.sleep(0.2)
-    assert meter.stop() == pytest.approx(150 * 0.2, rel=0.3)
+    end = time.perf_counter()
+    assert recorder.energy_between(start, end) == pytest.approx(150 * (end - start), rel=0.1)
+    recorder.stop()
 
     monkeypatch.setitem(sys.modules, "pynvml", _FakeNvml(counter=False, power=False))
     with pytest.raises(MeasureError, match="neither the energy counter nor power readings"):
-        energy.gpu_meter()
+        energy.gpu_recorder()

@@ -142,7 +142,22 @@ def resolve_weights(model: str, options: MeasureOptions, search_dirs: Sequence[P
     config = config_for(model, search_dirs)
     if config is None:
         raise MeasureError(f"no config known for `{model}` (not cached, not in ecolint's architecture table)")
+    if options.device == "cuda":
+        needed, free = _weights_gib(model, Variant("16-bit")), _free_gpu_gib()
+        if free is not None and needed > free:
+            raise MeasureError(f"too large for the card: random weights need about {needed:.0f} GiB in 16 bits, {free:.0f} GiB free")
     return ensure_checkpoint(model, config, options.device, options.timeout_s), SYNTHETIC
+
+
+def _free_gpu_gib() -> float | None:
+    try:
+        import pynvml
+
+        from ecolint.measure.energy import nvml_handle
+
+        return pynvml.nvmlDeviceGetMemoryInfo(nvml_handle()).free / 2**30
+    except Exception:  # noqa: BLE001 - unknown: the build itself will say
+        return None
 
 
 def _weights_gib(model: str, variant: Variant) -> float:

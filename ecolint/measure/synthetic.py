@@ -8,6 +8,7 @@ are set to 25.0, as in the H200 evidence. Run as `python -m ecolint.measure.synt
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -25,8 +26,17 @@ OUTLIER_DIMS = 6
 _DONE = "ecolint-synthetic.json"
 
 
-def _shipped_configs() -> dict[str, Any]:
-    return json.loads((Path(__file__).parent.parent / "data" / "architectures.json").read_text(encoding="utf-8"))["configs"]
+@functools.lru_cache(maxsize=1)
+def _table() -> dict[str, Any]:
+    return json.loads((Path(__file__).parent.parent / "data" / "architectures.json").read_text(encoding="utf-8"))
+
+
+def shipped_config(model_id: str) -> dict[str, Any] | None:
+    """The config ecolint ships for a checkpoint of its size table (`architectures.json`), if any."""
+    table = _table()
+    checkpoints = {name.lower(): shape for name, shape in table["checkpoints"].items()}
+    shape = checkpoints.get(model_id.strip().lower())
+    return dict(table["shapes"][shape]) if shape else None
 
 
 def config_for(model_id: str, search_dirs: Sequence[Path] = ()) -> dict[str, Any] | None:
@@ -34,7 +44,7 @@ def config_for(model_id: str, search_dirs: Sequence[Path] = ()) -> dict[str, Any
     found = local_config(model_id, search_dirs) or cached_config(model_id)
     if found is not None:
         return json.loads(found.read_text(encoding="utf-8"))
-    return _shipped_configs().get(model_id)
+    return shipped_config(model_id)
 
 
 def cache_root() -> Path:
@@ -68,7 +78,10 @@ def plant_outliers(model: Any, count: int = OUTLIER_DIMS, value: float = OUTLIER
     import torch
 
     planted = 0
-    hidden = model.config.hidden_size
+    config = model.config
+    hidden = getattr(getattr(config, "text_config", None) or config, "hidden_size", None) or getattr(config, "d_model", None)
+    if hidden is None:
+        return 0
     dims = torch.randperm(hidden, generator=torch.Generator().manual_seed(0))[:count]
     with torch.no_grad():
         for module in model.modules():
@@ -77,6 +90,17 @@ def plant_outliers(model: Any, count: int = OUTLIER_DIMS, value: float = OUTLIER
                 weight[dims.to(weight.device)] = value
                 planted += 1
     return planted
+
+
+def model_class(config: dict[str, Any]) -> Any:
+    """The class a config names in `architectures` (a causal LM, a vision-language or encoder-decoder model), else causal LM."""
+    import transformers
+
+    for name in config.get("architectures") or []:
+        found = getattr(transformers, name, None)
+        if found is not None and hasattr(found, "generate"):
+            return found
+    return transformers.AutoModelForCausalLM
 
 
 def build(config: dict[str, Any], target: Path, device: str) -> None:
@@ -88,8 +112,12 @@ def build(config: dict[str, Any], target: Path, device: str) -> None:
     hf_config = transformers.AutoConfig.for_model(model_type, **settings)
     dtype = torch.float16 if device == "cuda" else torch.float32
     torch.manual_seed(0)
+    cls = model_class(config)
     with torch.device(device):
-        model = transformers.AutoModelForCausalLM.from_config(hf_config, dtype=dtype)
+        if cls is transformers.AutoModelForCausalLM:
+            model = cls.from_config(hf_config, dtype=dtype)
+        else:
+            model = cls._from_config(hf_config, dtype=dtype)
     planted = plant_outliers(model)
     staging = target.with_name(target.name + ".partial")
     model.save_pretrained(staging)

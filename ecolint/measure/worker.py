@@ -244,19 +244,15 @@ def _position_limit(config: Any) -> int:
 
 
 def model_class(path: str) -> Any:
-    """The class that generates text for the checkpoint at `path`: its `architectures` entry, else causal LM."""
-    import transformers
+    """The class that generates text for the checkpoint at `path` (the one its config.json names)."""
+    from ecolint.measure.synthetic import model_class as named
 
     try:
         with open(os.path.join(path, "config.json"), encoding="utf-8") as handle:
-            names = json.load(handle).get("architectures") or []
+            config = json.load(handle)
     except (OSError, ValueError):
-        names = []
-    for name in names:
-        found = getattr(transformers, name, None)
-        if found is not None and hasattr(found, "generate"):
-            return found
-    return transformers.AutoModelForCausalLM
+        config = {}
+    return named(config if isinstance(config, dict) else {})
 
 
 def _error(exc: Exception) -> dict[str, Any]:
