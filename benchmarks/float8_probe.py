@@ -106,7 +106,8 @@ def main() -> None:
                         generate(model, batch, **extra)
                     runs[(variant, batch)] = []
                 except Exception as exc:  # noqa: BLE001
-                    results["rows"].append({"variant": variant, "batch": batch, "compiled": compiled, "error": f"{type(exc).__name__}: {exc}"[:300]})
+                    error = f"{type(exc).__name__}: {exc}"[:300]
+                    results["rows"].append({"variant": variant, "batch": batch, "compiled": compiled, "error": error})
         for _ in range(args.rounds):
             for (variant, batch), found in runs.items():
                 found.append(generate(models[variant], batch, **extra))

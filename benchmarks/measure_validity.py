@@ -87,6 +87,7 @@ def lag(args: argparse.Namespace) -> None:
             if tau <= 0:
                 total += max(0.0, min(t1, off) - max(t0, on))
                 continue
+
             # integral over [t0, t1] of the filtered unit step on at `on`, off at `off`
             def step(start: float, a: float = t0, b: float = t1) -> float:
                 lo, hi = max(a, start), b
@@ -150,6 +151,22 @@ def aa(args: argparse.Namespace) -> None:
     trials: list[dict] = []
     deadline = started + args.budget
     sessions = 0
+    when = _now()
+    gpu = gpu_facts() if device == "cuda" else None
+
+    def write() -> None:  # after every trial: a run stopped at its limit keeps what it measured
+        data = {
+            "when": when,
+            "gpu": gpu,
+            "machine": machine(),
+            "libraries": library_versions(),
+            "settings": {**vars(args), "func": None},
+            "weights_seconds": weights_seconds,
+            "summary": _aa_summary(trials),
+            "trials": trials,
+        }
+        Path(args.out).write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+
     while len(trials) < args.trials and time.perf_counter() < deadline:
         sessions += 1
         session = Session(workload, options, Path(path), lambda step: None)
@@ -172,24 +189,14 @@ def aa(args: argparse.Namespace) -> None:
                 d = result.delta
                 print(f"A/A trial {len(trials)}: {d.percent:+.2f}% [{d.ci95_low:+.2f}, {d.ci95_high:+.2f}] "
                       f"±{d.half_width:.2f}, {d.pairs} pairs ({d.stopped}), {result.seconds:.0f} s", flush=True)  # fmt: skip
+                write()
         except MeasureError as exc:
             print(f"A/A session failed: {exc}", flush=True)
             break
         finally:
             session.close()
-    summary = _aa_summary(trials)
-    data = {
-        "when": _now(),
-        "gpu": gpu_facts() if device == "cuda" else None,
-        "machine": machine(),
-        "libraries": library_versions(),
-        "settings": {**vars(args), "func": None},
-        "weights_seconds": weights_seconds,
-        "summary": summary,
-        "trials": trials,
-    }
-    Path(args.out).write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
-    print(f"A/A: {summary}")
+    write()
+    print(f"A/A: {_aa_summary(trials)}")
 
 
 def _aa_summary(trials: list[dict]) -> dict:

@@ -61,7 +61,7 @@ def _lora(model: Any, rank: int) -> tuple[Any, str]:
 
     for p in model.parameters():
         p.requires_grad_(False)
-    for name, module in list(model.named_modules()):
+    for module in list(model.modules()):
         for child_name, child in list(module.named_children()):
             if child_name in TARGETS:
                 setattr(module, child_name, LoRA(child))
@@ -141,9 +141,6 @@ def run_config(path: Path, base: str, checkpointing: bool, args: argparse.Namesp
         "peak_memory_gib": peak,
         "windows": windows,
     }
-    del model, optimizer, trainable
-    gc.collect()
-    torch.cuda.empty_cache()
     return result
 
 
@@ -158,6 +155,8 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=120.0, help="seconds; a shape not started within it is skipped")
     parser.add_argument("--out", default="benchmarks/results/h200-eco107-qlora.json")
     args = parser.parse_args()
+
+    import torch
 
     from ecolint.measure.energy import gpu_facts, gpu_recorder
     from ecolint.measure.report import library_versions, machine
@@ -187,10 +186,12 @@ def main() -> None:
                     row = run_config(path, base, checkpointing, args, recorder)
                 except Exception as exc:  # noqa: BLE001 - recorded, the next config runs
                     row = {"base": base, "gradient_checkpointing": checkpointing, "error": f"{type(exc).__name__}: {exc}"[:300]}
+                gc.collect()  # the config's model and optimizer went out of scope: free their memory
+                torch.cuda.empty_cache()
                 rows.append(row)
                 print(shape, json.dumps({k: v for k, v in row.items() if k != "windows"}), flush=True)
-        results["shapes"][shape] = {"model": model_id, "configs": rows}
-        Path(args.out).write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+                results["shapes"][shape] = {"model": model_id, "configs": rows}
+                Path(args.out).write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     recorder.stop()
     Path(args.out).write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
 

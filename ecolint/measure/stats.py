@@ -84,7 +84,7 @@ def summarize(runs: Sequence[Run]) -> ArmSummary:
     )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _signed_rank_depth(n: int, confidence: float) -> int:
     """How many Walsh averages to cut from each end for the signed-rank interval (at least 1).
 
