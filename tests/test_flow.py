@@ -206,3 +206,15 @@ def test_model_ids_reach_a_loader_through_its_callers() -> None:
         """
     )
     assert sorted(flow.model_ids.known(expr)) == ["Qwen/Qwen2-1.5B", "TinyLlama/TinyLlama-1.1B-Chat-v1.0"]
+
+
+def test_a_name_rebound_by_its_own_statement_reads_the_binding_before() -> None:
+    flow, expr = _probe(
+        """
+        model = "bigcode/starcoderbase-1b"
+        model = probe(model)
+        model = None
+        """
+    )
+    assert [code(leaf) for leaf in flow.values(expr)] == ['"bigcode/starcoderbase-1b"']
+

@@ -164,6 +164,37 @@ class Flow(cst.MetadataDependent):
             found = {id(a): a for a in scope[name.value]}
         return list(found.values())
 
+    def reaching(self, name: cst.Name) -> list[Any]:
+        """The bindings that can reach this access of `name`: in straight-line code of one scope,
+        not one made by the access's own statement (`model = load(model)`) or by a later one."""
+        referents = self.referents(name)
+        scope = self.get_metadata(ScopeProvider, name, None)
+        statement = self._statement(name)
+        if len(referents) < 2 or statement is None or self._in_loop(name):
+            return referents
+        reaching = []
+        for referent in referents:
+            node = getattr(referent, "node", None)
+            binding = self._statement(node) if isinstance(referent, Assignment) and node is not None else None
+            if binding is not None and referent.scope is scope and not self._in_loop(node):
+                if binding is statement or self.order(binding) > self.order(statement):
+                    continue
+            reaching.append(referent)
+        return reaching or referents
+
+    def _statement(self, node: cst.CSTNode) -> cst.BaseStatement | None:
+        while node is not None and not isinstance(node, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
+            node = self.parent(node)
+        return node
+
+    def _in_loop(self, node: cst.CSTNode) -> bool:
+        parent = self.parent(node)
+        while parent is not None and not isinstance(parent, (cst.FunctionDef, cst.Lambda, cst.ClassDef, cst.Module)):
+            if isinstance(parent, (cst.For, cst.While, cst.CompFor)):
+                return True
+            parent = self.parent(parent)
+        return False
+
     def parent(self, node: cst.CSTNode) -> cst.CSTNode | None:
         return self.get_metadata(ParentNodeProvider, node, None)
 
@@ -234,7 +265,7 @@ class Flow(cst.MetadataDependent):
             return
         seen = seen | {id(expr)}
         if isinstance(expr, cst.Name) and expr.value not in ("True", "False", "None"):
-            referents = self.referents(expr)
+            referents = self.reaching(expr)
             if not referents:
                 yield expr
             for referent in referents:
