@@ -34,7 +34,7 @@ from ecolint.sources import split_lines
 
 logger = logging.getLogger(__name__)
 
-DEBOUNCE_SECONDS = 0.15
+DEBOUNCE_SECONDS = 0.1
 CONFIG_WATCH_ID = "ecolint-pyproject"
 
 
