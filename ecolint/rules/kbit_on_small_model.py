@@ -19,8 +19,9 @@ class KbitOnSmallModel(Rule):
     is known and small enough that memory is not the constraint.
 
     The model id is followed from the `from_pretrained` / `pipeline` call: a literal,
-    a module constant, a function parameter's default, an argparse `default=` read
-    back as `args.<dest>`, or a dataclass field's default. Its size comes from
+    a module constant, a function parameter's default and the arguments of every call
+    of that function in the module, an argparse `default=` read back as `args.<dest>`,
+    or a dataclass field's default. Its size comes from
     `[tool.ecolint.models]`, a `config.json` at a local path or in the Hugging Face
     cache, ecolint's table of popular checkpoints, or the name (`1.5B`, `350m`,
     `8x7B`). A model whose size cannot be known is not flagged.
@@ -38,8 +39,9 @@ class KbitOnSmallModel(Rule):
 
     ## Known problems
     Files that set a model up for k-bit (QLoRA) training (`prepare_model_for_kbit_training`,
-    `get_peft_model`, a transformers or TRL `Trainer`) are not flagged: the measurements
-    are of inference, and QLoRA chooses 4-bit for training memory.
+    `get_peft_model`, a transformers or TRL `Trainer`) are ECO107's: its measurement is of
+    training. A model id that can reach the load from several places is flagged only when
+    every one of them is known and small.
 
     Memory may still be the constraint for reasons the code does not show (several
     models on one card, long contexts, training with large batches); silence the
