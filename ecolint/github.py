@@ -216,10 +216,17 @@ def changed_files(pull: Mapping[str, Any], api: GitHub | None) -> list[str]:
     return [name for name in listed if name]
 
 
-def _lintable(names: list[str]) -> list[str]:
+def _paths(inputs: Inputs, pull: Mapping[str, Any] | None, api: GitHub | None) -> list[str]:
+    """What to lint: the `paths` input, else a pull request's changed Python files (maybe none), else everything."""
     from ecolint.discovery import PYTHON_SUFFIXES
 
-    return sorted({name for name in names if name.endswith(PYTHON_SUFFIXES) and os.path.isfile(name)})
+    if inputs.paths:
+        return list(inputs.paths)
+    if pull is None:
+        return ["."]
+    paths = sorted({name for name in changed_files(pull, api) if name.endswith(PYTHON_SUFFIXES) and os.path.isfile(name)})
+    _log(f"{len(paths)} changed Python file{'s' * (len(paths) != 1)}: {' '.join(paths) or '-'}")
+    return paths
 
 
 def measure_options(mode: str) -> Any:
@@ -241,10 +248,11 @@ def _links(env: Mapping[str, str]) -> Any:
     from ecolint.output import Links
 
     repository = env.get("GITHUB_REPOSITORY")
-    found = _git("rev-parse", "--show-toplevel", "HEAD") or []
-    root, commit = (
-        (found[0], found[1]) if len(found) >= 2 and found[1] else (env.get("GITHUB_WORKSPACE") or os.getcwd(), env.get("GITHUB_SHA"))
-    )
+    found = _git("rev-parse", "--show-toplevel", "HEAD")
+    if found and len(found) >= 2 and found[1]:
+        root, commit = found[0], found[1]
+    else:
+        root, commit = env.get("GITHUB_WORKSPACE") or os.getcwd(), env.get("GITHUB_SHA")
     if not repository or not commit:
         return None
     return Links.github(env.get("GITHUB_SERVER_URL") or "https://github.com", repository, commit, root)
@@ -260,7 +268,7 @@ def run(env: Mapping[str, str]) -> int:
     """The action, start to end; returns the exit code."""
     from ecolint.baseline import Baseline, compare
     from ecolint.cli import Run, measured_markdown
-    from ecolint.output import fix_applies, markdown, sarif_log, write_findings
+    from ecolint.output import fix_applies, markdown, write_findings
 
     inputs = Inputs.from_environment(env)
     event = _event(env.get("GITHUB_EVENT_PATH"))
@@ -271,13 +279,7 @@ def run(env: Mapping[str, str]) -> int:
     known = Baseline.read(Path(inputs.baseline)) if inputs.baseline else None
     lint = Run.create(inputs.paths, None, inputs.select, inputs.ignore, None, True, None)  # a bad `select` stops it here
 
-    if inputs.paths:
-        paths = list(inputs.paths)
-    elif pull is not None:
-        paths = _lintable(changed_files(pull, api))
-        _log(f"{len(paths)} changed Python file{'s' * (len(paths) != 1)}: {' '.join(paths) or '-'}")
-    else:
-        paths = ["."]
+    paths = _paths(inputs, pull, api)
     findings: list[Finding] = []
     unsafe = False
     errors = 0
@@ -293,7 +295,8 @@ def run(env: Mapping[str, str]) -> int:
     write_findings(reported, "github", sys.stdout, unsafe)
     if inputs.sarif:
         Path(inputs.sarif).parent.mkdir(parents=True, exist_ok=True)
-        Path(inputs.sarif).write_text(json.dumps(sarif_log(reported), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        with open(inputs.sarif, "w", encoding="utf-8") as stream:
+            write_findings(reported, "sarif", stream, unsafe)
     body = markdown(reported, unsafe, comparison, _links(env))
     measured = False
     if inputs.measure != "false" and reported:
@@ -312,8 +315,10 @@ def run(env: Mapping[str, str]) -> int:
     if pull is not None and inputs.comment:
         summary = "the job summary"
         if env.get("GITHUB_RUN_ID"):
-            summary = f"the [job summary]({env.get('GITHUB_SERVER_URL') or 'https://github.com'}/{repository}/actions/runs/{env['GITHUB_RUN_ID']})"
-        _comment(api, int(pull.get("number") or 0), _fit(body, COMMENT_LIMIT - len(MARKER) - 1, summary), bool(reported or measured))
+            server = env.get("GITHUB_SERVER_URL") or "https://github.com"
+            summary = f"the [job summary]({server}/{repository}/actions/runs/{env['GITHUB_RUN_ID']})"
+        comment = _fit(body, COMMENT_LIMIT - len(MARKER) - 1, summary)
+        _comment(api, int(pull.get("number") or 0), comment, create=bool(reported or measured))
 
     failing = {"any": len(findings), "new": len(reported), "never": 0}[inputs.fail_on]
     if errors:

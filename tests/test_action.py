@@ -260,6 +260,20 @@ def test_one_comment_found_by_its_marker_is_created_then_edited_in_place(tmp_pat
         assert TOKEN not in _printed(done, pr, github)
 
 
+def test_a_report_longer_than_a_comment_may_be_is_cut_and_points_at_the_job_summary(tmp_path, github):
+    loads = "from transformers import BitsAndBytesConfig\n" + "".join(f"c{n} = BitsAndBytesConfig(load_in_8bit=True)\n" for n in range(5))
+    pr = PullRequest(tmp_path, {}, {f"models/m{n:02}.py": loads for n in range(80)})  # 400 findings, ~90,000 characters
+    done = _action(pr, _environment(pr, github))
+    assert done.returncode == 1, done.stdout + done.stderr
+    (comment,) = github.ours()
+    assert len(comment["body"]) <= 65_536  # GitHub refuses a longer one
+    assert comment["body"].endswith(
+        f"_The report is longer than GitHub allows here; the full list is in the [job summary](https://github.com/{REPOSITORY}/actions/runs/42)._\n"
+    )
+    summary = (tmp_path / "summary.md").read_text()
+    assert summary.startswith("## ecolint: 400 findings in 80 files") and "`models/m79.py:6`" in summary
+
+
 def test_a_clean_pull_request_gets_no_comment(tmp_path, github):
     pr = PullRequest(tmp_path, {"old.py": FLAGGED}, {"new.py": CLEAN})
     done = _action(pr, _environment(pr, github))
