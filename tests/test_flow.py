@@ -218,3 +218,29 @@ def test_a_name_rebound_by_its_own_statement_reads_the_binding_before() -> None:
     )
     assert [code(leaf) for leaf in flow.values(expr)] == ['"bigcode/starcoderbase-1b"']
 
+
+
+def test_what_measure_reads_follows_a_model_built_in_helpers() -> None:
+    """A finding hands `--measure` the model its load names, also when a helper builds both."""
+    from ecolint.engine import Linter
+    from ecolint.rules import all_rules
+    from ecolint.sources import Source
+
+    text = textwrap.dedent(
+        """
+        from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+
+        def make_config():
+            return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4")
+
+        def load_tinyllama(name="TinyLlama/TinyLlama-1.1B-Chat-v1.0"):
+            return AutoModelForCausalLM.from_pretrained(name, quantization_config=make_config())
+
+        model = load_tinyllama()
+        """
+    )
+    findings = Linter(all_rules()).lint(Source(None, "load.py", text)).findings
+    assert {(f.code, f.data["model"]) for f in findings} == {
+        ("ECO102", "TinyLlama/TinyLlama-1.1B-Chat-v1.0"),
+        ("ECO104", "TinyLlama/TinyLlama-1.1B-Chat-v1.0"),
+    }

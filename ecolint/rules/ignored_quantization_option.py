@@ -76,8 +76,8 @@ class IgnoredQuantizationOption(Rule):
                 continue
             keywords = request.keywords
             eight, four = (self._mode(keywords, name) for name in ("load_in_8bit", "load_in_4bit"))
-            if eight is None or four is None:
-                continue  # a flag known only at run time, or a `**mapping` that may carry one
+            if eight is None or four is None or (eight and four):
+                continue  # a flag known only at run time, a `**mapping` that may carry one, or both on (ECO109)
             options = [kw for name, kw in keywords.items.items() if name in EIGHT_BIT_ONLY | FOUR_BIT_ONLY | BOTH_MODES]
             if not eight and not four:
                 if options and isinstance(request.call, cst.Call) and request.config_keyword is None:
