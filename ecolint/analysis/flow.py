@@ -169,20 +169,21 @@ class Flow(cst.MetadataDependent):
         not one made by the access's own statement (`model = load(model)`) or by a later one."""
         referents = self.referents(name)
         scope = self.get_metadata(ScopeProvider, name, None)
-        statement = self._statement(name)
+        statement = self.statement(name)
         if len(referents) < 2 or statement is None or self._in_loop(name):
             return referents
         reaching = []
         for referent in referents:
             node = getattr(referent, "node", None)
-            binding = self._statement(node) if isinstance(referent, Assignment) and node is not None else None
+            binding = self.statement(node) if isinstance(referent, Assignment) and node is not None else None
             if binding is not None and referent.scope is scope and not self._in_loop(node):
                 if binding is statement or self.order(binding) > self.order(statement):
                     continue
             reaching.append(referent)
         return reaching or referents
 
-    def _statement(self, node: cst.CSTNode) -> cst.BaseStatement | None:
+    def statement(self, node: cst.CSTNode) -> cst.BaseStatement | None:
+        """The statement (simple line or compound) that holds `node`."""
         while node is not None and not isinstance(node, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
             node = self.parent(node)
         return node
@@ -200,15 +201,12 @@ class Flow(cst.MetadataDependent):
 
     def statement_of(self, node: cst.CSTNode) -> cst.SimpleStatementLine | None:
         """The simple statement line holding `node`, if it sits in one."""
-        parent = self.parent(node)
-        while parent is not None and not isinstance(parent, cst.BaseStatement):
-            parent = self.parent(parent)
-        return parent if isinstance(parent, cst.SimpleStatementLine) else None
+        statement = self.statement(self.parent(node))
+        return statement if isinstance(statement, cst.SimpleStatementLine) else None
 
-    def order(self, node: cst.CSTNode) -> int:
-        """`node`'s place in a walk of the module, for "which comes first"."""
-        positions = self.memo("order", lambda: {id(n): i for i, n in enumerate(find_all(self.module, cst.CSTNode))})
-        return positions.get(id(node), -1)
+    def order(self, statement: cst.BaseStatement) -> int:
+        """A statement's place in the module, for "which comes first" (-1: not a statement)."""
+        return self.memo("order", lambda: _statement_order(self.module)).get(id(statement), -1)
 
     def conditional(self, node: cst.CSTNode) -> bool:
         """Whether `node` runs only under a condition within its function: an `if`, a conditional
@@ -674,6 +672,20 @@ class Flow(cst.MetadataDependent):
         if isinstance(call.func, cst.Attribute) and call.func.attr.value in _LOGGING_METHODS:
             return True
         return any(name.startswith(_LIBRARIES) for name in imported_names(self, call.func))
+
+
+def _statement_order(module: cst.Module) -> dict[int, int]:
+    """Every statement's index in source order, without walking into expressions."""
+    found: dict[int, int] = {}
+
+    class Collect(cst.CSTVisitor):
+        def on_visit(self, node: cst.CSTNode) -> bool:
+            if isinstance(node, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
+                found[id(node)] = len(found)
+            return not isinstance(node, (cst.SimpleStatementLine, cst.BaseExpression))
+
+    module.visit(Collect())
+    return found
 
 
 def _own_nodes(body: cst.CSTNode, kind: type[cst.CSTNode]) -> list[Any]:

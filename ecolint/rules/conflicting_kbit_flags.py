@@ -59,8 +59,8 @@ class ConflictingKbitFlags(Rule):
             four, eight = (request.keywords.get(name) for name in ("load_in_4bit", "load_in_8bit"))
             if four is None or eight is None or not self._both_on(four, eight):
                 continue
-            later = max((four, eight), key=lambda kw: (self.flow.order(kw.node)))
-            self.report(later.node, f"`load_in_4bit` and `load_in_8bit` are both on: `BitsAndBytesConfig` raises ValueError: {ERROR}")
+            where = node if four.container is eight.container else max((four, eight), key=lambda kw: self.flow.order(self.flow.statement(kw.node))).node
+            self.report(where, f"`load_in_4bit` and `load_in_8bit` are both on: `BitsAndBytesConfig` raises ValueError: {ERROR}")
 
     def _both_on(self, four: Keyword, eight: Keyword) -> bool:
         values = [self.flow.constant(kw.value) for kw in (four, eight)]
