@@ -341,10 +341,19 @@ def test_broken_document_gives_a_diagnostic_and_the_server_goes_on(project: Path
         (diagnostic,) = await editor.codes_become(uri, ["ECO900"])
         assert diagnostic.severity == types.DiagnosticSeverity.Error and diagnostic.message.startswith("SyntaxError")
         assert await editor.actions(uri, diagnostic.range.start.line, diagnostic.range.start.character) == []
+        assert diagnostic.range.end.character == diagnostic.range.start.character + 1, "a point is widened to be seen"
         other = editor.open("load.py", INT8)
         await editor.codes_become(other, ["ECO101"])
         editor.edit(uri, [types.TextEdit(types.Range(types.Position(1, 0), types.Position(2, 0)), "config = BitsAndBytesConfig(load_in_8bit=True)\n")])
         await editor.codes_become(uri, ["ECO101"])
+        # Text no file can hold (a lone surrogate, which JSON can carry): unreadable, as check says of undecodable bytes.
+        unpaired = editor.open("unpaired.py", INT8.replace("facebook/opt-1.3b", "facebook/opt-\ud800"))
+        (unreadable,) = await editor.codes_become(unpaired, ["ECO901"])
+        assert unreadable.severity == types.DiagnosticSeverity.Error and "not valid Unicode text" in unreadable.message
+        # Requests about a document never opened: nothing, and no error.
+        never = types.TextDocumentIdentifier(editor.uri("never.py"))
+        assert await editor.actions(never.uri, 0, 0) == []
+        assert await asyncio.wait_for(editor.text_document_hover_async(types.HoverParams(never, types.Position(3, 3))), TIMEOUT) is None
 
     run_editor(project, scenario)
 

@@ -14,11 +14,11 @@ import re
 import tokenize
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
-from ecolint.diagnostics import SYNTAX_ERROR, UNREADABLE_FILE, Applicability, Finding, Location
+from ecolint.diagnostics import SYNTAX_ERROR, UNREADABLE_FILE, Applicability, Finding, Location, unreadable_file
 from ecolint.server.documents import Snapshot
 from ecolint.sources import split_lines
 
@@ -59,7 +59,11 @@ def lint(snapshot: Snapshot, linters: Linters, root: Path) -> Linted:
         settings = settings_resolver().for_path(snapshot.path or root)
         if snapshot.path is not None and is_excluded(snapshot.path, settings):
             return Linted(snapshot, skipped=f"{snapshot.display_name}: excluded by the configuration")
-        if len(snapshot.text.encode("utf-8", "surrogatepass")) > settings.max_file_size:
+        try:
+            size = len(snapshot.text.encode("utf-8"))
+        except UnicodeEncodeError as exc:  # a lone surrogate: text no file can hold
+            return Linted(snapshot, [unreadable_file(snapshot.display_name, f"not valid Unicode text: {exc.reason}")])
+        if size > settings.max_file_size:
             return Linted(snapshot, skipped=f"{snapshot.display_name}: larger than max-file-size ({settings.max_file_size:,} bytes)")
         linter = linters(settings, snapshot.path)
         return Linted(snapshot, linter.lint(snapshot.source()).findings, linter, settings.unsafe_fixes)
@@ -100,7 +104,10 @@ def diagnostics(linted: Linted, codec: PositionCodec) -> dict[str, list[types.Di
 def _diagnostic(snapshot: Snapshot, finding: Finding, codec: PositionCodec) -> tuple[str, types.Diagnostic]:
     from ecolint.catalogue import spec_by_code
 
-    uri, span = snapshot.range(finding.location, finding.end_location, codec)
+    end = finding.end_location
+    if end == finding.location:  # a syntax error's point: one character wide, or editors show nothing
+        end = Location(end.row, end.column + 1)
+    uri, span = snapshot.range(finding.location, end, codec)
     spec = spec_by_code(finding.code)
     broken = finding.code in (SYNTAX_ERROR[0], UNREADABLE_FILE[0])
     return uri, types.Diagnostic(
@@ -180,11 +187,17 @@ def code_actions(
     kind = next((kind for kind in kinds if wanted(kind, only)), None)
     if kind is not None and any(_fixable(f, linted.unsafe_fixes) for f in linted.findings):
         title = "ecolint: Fix all safe fixes" + (" and unsafe ones (`unsafe-fixes` is on)" if linted.unsafe_fixes else "")
-        action = types.CodeAction(title=title, kind=kind, data={"uri": snapshot.uri, "generation": snapshot.generation})
+        action = types.CodeAction(title=title, kind=kind, data={"uri": snapshot.uri})
         if not client.resolve_edits:
             resolve_fix_all(action, linted, codec, client)
         actions.append(action)
     return actions
+
+
+def fix_all_document(action: types.CodeAction) -> str | None:
+    """The document a fix-all action is for, from the data the client sends back to resolve it."""
+    data = action.data
+    return data["uri"] if isinstance(data, dict) and isinstance(data.get("uri"), str) else None
 
 
 def resolve_fix_all(action: types.CodeAction, linted: Linted, codec: PositionCodec, client: Client) -> types.CodeAction:
@@ -310,11 +323,4 @@ def _noqa_code_at(text: str, location: Location) -> str | None:
         for code in _CODE.finditer(comment.group("codes")):
             if start + code.start() < location.column <= start + code.end() + 1:
                 return code.group().upper()
-    return None
-
-
-def fix_all_target(data: Any) -> tuple[str, int] | None:
-    """(document uri, generation) from a fix-all action's data, as the client sends it back to resolve."""
-    if isinstance(data, dict) and isinstance(data.get("uri"), str) and isinstance(data.get("generation"), int):
-        return data["uri"], data["generation"]
     return None

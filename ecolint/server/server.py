@@ -191,7 +191,11 @@ class EcolintServer(LanguageServer):
         return features.lint(snapshot, self.linters, self.root)
 
     def _lint_done(self, future: asyncio.Future[features.Linted | None]) -> None:
-        if not future.cancelled() and future.exception() is None and future.result() is not None:
+        if future.cancelled():
+            return
+        if future.exception() is not None:
+            logger.error("lint failed: %s", future.exception())
+        elif future.result() is not None:
             self.publish(future.result())
 
     def _is_current(self, linted: features.Linted | None) -> bool:
@@ -305,8 +309,8 @@ def create_server() -> EcolintServer:
 
     @server.feature(types.CODE_ACTION_RESOLVE)
     async def code_action_resolve(ls: EcolintServer, action: types.CodeAction) -> types.CodeAction:
-        target = features.fix_all_target(action.data)
-        linted = await ls.current(target[0]) if target is not None else None
+        uri = features.fix_all_document(action)
+        linted = await ls.current(uri) if uri is not None else None
         if linted is None or action.edit is not None:
             return action
         return await ls.on_worker(features.resolve_fix_all, action, linted, ls.workspace.position_codec, ls.client)  # type: ignore[no-any-return]
@@ -327,5 +331,8 @@ def create_server() -> EcolintServer:
 
 def serve() -> None:
     """Run the server on stdin and stdout until the client says exit."""
-    logging.basicConfig(level=logging.DEBUG if os.environ.get("ECOLINT_DEBUG") else logging.WARNING, format="ecolint server: %(message)s")
+    debug = bool(os.environ.get("ECOLINT_DEBUG"))
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="ecolint server: %(name)s: %(message)s")
+    if not debug:  # pygls warns of what editors do every day, such as cancelling a request already answered
+        logging.getLogger("pygls").setLevel(logging.ERROR)
     create_server().start_io()
