@@ -79,6 +79,7 @@ class Editor(LanguageClient):
         self.diagnostics: dict[str, list[types.Diagnostic]] = {}
         self.published: dict[str, int] = {}  # uri → how many times diagnostics came
         self.messages: list[str] = []
+        self.registrations: list[types.Registration] = []
         self.returncode: int | None = None
         self.stderr = ""
         self._news = asyncio.Event()
@@ -93,6 +94,11 @@ class Editor(LanguageClient):
         @self.feature(types.WINDOW_LOG_MESSAGE)
         def on_log(params: types.LogMessageParams) -> None:
             self.messages.append(params.message)
+
+        @self.feature(types.CLIENT_REGISTER_CAPABILITY)
+        def on_register(params: types.RegistrationParams) -> None:
+            self.registrations.extend(params.registrations)
+            self._news.set()
 
     async def server_exit(self, server: asyncio.subprocess.Process) -> None:
         self.returncode = server.returncode
@@ -165,7 +171,7 @@ def fixes(actions: list[types.CodeAction]) -> list[types.CodeAction]:
     return [a for a in actions if a.kind == types.CodeActionKind.QuickFix and "noqa" not in a.title]
 
 
-def capabilities(resolve: bool = False, document_changes: bool = False, notebooks: bool = False) -> types.ClientCapabilities:
+def capabilities(resolve: bool = False, document_changes: bool = False, notebooks: bool = False, watch: bool = False) -> types.ClientCapabilities:
     code_action = types.CodeActionClientCapabilities(
         code_action_literal_support=types.ClientCodeActionLiteralOptions(
             types.ClientCodeActionKindOptions(value_set=[types.CodeActionKind.QuickFix, types.CodeActionKind.SourceFixAll])
@@ -174,7 +180,10 @@ def capabilities(resolve: bool = False, document_changes: bool = False, notebook
         resolve_support=types.ClientCodeActionResolveOptions(properties=["edit"]) if resolve else None,
     )
     return types.ClientCapabilities(
-        workspace=types.WorkspaceClientCapabilities(workspace_edit=types.WorkspaceEditClientCapabilities(document_changes=document_changes)),
+        workspace=types.WorkspaceClientCapabilities(
+            workspace_edit=types.WorkspaceEditClientCapabilities(document_changes=document_changes),
+            did_change_watched_files=types.DidChangeWatchedFilesClientCapabilities(dynamic_registration=True) if watch else None,
+        ),
         text_document=types.TextDocumentClientCapabilities(
             code_action=code_action, hover=types.HoverClientCapabilities(content_format=[types.MarkupKind.Markdown])
         ),
@@ -241,12 +250,16 @@ def test_diagnostics_follow_edits(project: Path) -> None:
         # Two lines typed above the load: the finding moves down with it.
         editor.edit(uri, [types.TextEdit(types.Range(types.Position(1, 0), types.Position(1, 0)), "import os\n\n")])
         await editor.until(lambda: [d.range.start.line for d in editor.diagnostics[uri]] == [before.range.start.line + 2], "moved finding")
-        # The threshold typed in, one keystroke at a time: the finding goes once the text is fixed.
+        # The threshold typed in, one keystroke at a time: the finding goes once the text is fixed,
+        # and the server did not lint at every keystroke.
         line = before.range.start.line + 2
-        for offset, char in enumerate(", llm_int8_threshold=0.0"):
+        published = editor.published[uri]
+        typed = ", llm_int8_threshold=0.0"
+        for offset, char in enumerate(typed):
             at = types.Position(line, before.range.end.character + offset)
             editor.edit(uri, [types.TextEdit(types.Range(at, at), char)])
-        await editor.codes_become(uri, [])
+        await editor.until(lambda: editor.diagnostics[uri] == [] and editor.published[uri] > published, "the finding gone")
+        assert editor.published[uri] - published < len(typed) / 2, "debounced: not one lint per keystroke"
         assert editor.texts[uri] == "from transformers import AutoModelForCausalLM, BitsAndBytesConfig\nimport os\n\n" + INT8.split("\n", 1)[
             1
         ].replace("load_in_8bit=True)", "load_in_8bit=True, llm_int8_threshold=0.0)")
@@ -500,3 +513,19 @@ def test_plain_commands_never_import_pygls(tmp_path: Path) -> None:
     )
     modules = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=TIMEOUT).stdout.splitlines()[-1].split()
     assert "libcst" in modules and not {"pygls", "lsprotocol"} & set(modules)
+
+
+def test_an_edited_configuration_applies_to_open_documents(project: Path) -> None:
+    async def scenario(editor: Editor) -> None:
+        uri = editor.open("load.py", INT8)
+        await editor.codes_become(uri, ["ECO101"])
+        await editor.until(lambda: bool(editor.registrations), "the pyproject.toml watch")
+        (registration,) = editor.registrations
+        assert registration.method == types.WORKSPACE_DID_CHANGE_WATCHED_FILES
+        assert [w["globPattern"] for w in registration.register_options["watchers"]] == ["**/pyproject.toml"]  # type: ignore[index]
+        (project / "pyproject.toml").write_text('[tool.ecolint]\nignore = ["ECO101"]\n', encoding="utf-8")
+        event = types.FileEvent(from_fs_path(str(project / "pyproject.toml")), types.FileChangeType.Changed)  # type: ignore[arg-type]
+        editor.workspace_did_change_watched_files(types.DidChangeWatchedFilesParams([event]))
+        await editor.codes_become(uri, [])
+
+    run_editor(project, scenario, capabilities(watch=True))

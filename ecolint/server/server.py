@@ -250,12 +250,16 @@ def create_server() -> EcolintServer:
         ls.client = features.Client.of(params.capabilities)
 
     @server.feature(types.INITIALIZED)
-    def initialized(ls: EcolintServer, params: types.InitializedParams) -> None:
+    async def initialized(ls: EcolintServer, params: types.InitializedParams) -> None:
+        """Ask to hear of changed `pyproject.toml` files, to lint the open documents again with their new settings."""
         watched = ls.client_capabilities.workspace and ls.client_capabilities.workspace.did_change_watched_files
         if watched and watched.dynamic_registration:
             options = types.DidChangeWatchedFilesRegistrationOptions(watchers=[types.FileSystemWatcher(glob_pattern="**/pyproject.toml")])
             registration = types.Registration(CONFIG_WATCH_ID, types.WORKSPACE_DID_CHANGE_WATCHED_FILES, options)
-            ls.client_register_capability(types.RegistrationParams([registration]))
+            try:
+                await ls.client_register_capability_async(types.RegistrationParams([registration]))
+            except Exception as exc:  # noqa: BLE001 - without it, settings apply at each document's next change
+                logger.warning("the client did not take the pyproject.toml watch: %s", exc)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
     def configuration_changed(ls: EcolintServer, params: types.DidChangeWatchedFilesParams) -> None:
