@@ -113,7 +113,7 @@ def read_split_{i}(path):
             rows.append((record["question"], record["answer"]))
     return rows
 '''
-FOOTER = '''
+FOOTER = """
 
 def main():
     parser = argparse.ArgumentParser()
@@ -127,7 +127,7 @@ def main():
 
 if __name__ == "__main__":
     main()
-'''
+"""
 TOGGLED = "llm_int8_threshold=0)"  # in `load_legacy`: ECO106 while it is an int
 TIMEOUT = 300.0
 
@@ -220,7 +220,8 @@ def main() -> int:
     print(f"document: {text.count(chr(10))} lines, {findings} findings on open; {len(ms)} edits")
     print(f"edit → diagnostics: median {statistics.median(ms):.0f} ms, p90 {ms[int(0.9 * (len(ms) - 1))]:.0f} ms, max {ms[-1]:.0f} ms")
     print(f"engine alone on the same texts: median {1000 * statistics.median(engine):.0f} ms")
-    print(f"what the server adds (debounce {1000 * DEBOUNCE_SECONDS:.0f} ms included): median {1000 * statistics.median(a - b for a, b in zip(latencies, engine)):.0f} ms")
+    added = statistics.median(a - b for a, b in zip(latencies, engine))
+    print(f"what the server adds (debounce {1000 * DEBOUNCE_SECONDS:.0f} ms included): median {1000 * added:.0f} ms")
     return 0
 
 

@@ -171,7 +171,9 @@ def fixes(actions: list[types.CodeAction]) -> list[types.CodeAction]:
     return [a for a in actions if a.kind == types.CodeActionKind.QuickFix and "noqa" not in a.title]
 
 
-def capabilities(resolve: bool = False, document_changes: bool = False, notebooks: bool = False, watch: bool = False) -> types.ClientCapabilities:
+def capabilities(
+    resolve: bool = False, document_changes: bool = False, notebooks: bool = False, watch: bool = False
+) -> types.ClientCapabilities:
     code_action = types.CodeActionClientCapabilities(
         code_action_literal_support=types.ClientCodeActionLiteralOptions(
             types.ClientCodeActionKindOptions(value_set=[types.CodeActionKind.QuickFix, types.CodeActionKind.SourceFixAll])
@@ -260,9 +262,9 @@ def test_diagnostics_follow_edits(project: Path) -> None:
             editor.edit(uri, [types.TextEdit(types.Range(at, at), char)])
         await editor.until(lambda: editor.diagnostics[uri] == [] and editor.published[uri] > published, "the finding gone")
         assert editor.published[uri] - published < len(typed) / 2, "debounced: not one lint per keystroke"
-        assert editor.texts[uri] == "from transformers import AutoModelForCausalLM, BitsAndBytesConfig\nimport os\n\n" + INT8.split("\n", 1)[
-            1
-        ].replace("load_in_8bit=True)", "load_in_8bit=True, llm_int8_threshold=0.0)")
+        assert editor.texts[uri] == "from transformers import AutoModelForCausalLM, BitsAndBytesConfig\nimport os\n\n" + INT8.split(
+            "\n", 1
+        )[1].replace("load_in_8bit=True)", "load_in_8bit=True, llm_int8_threshold=0.0)")
         # A new finding typed in appears.
         end = types.Position(len(editor.texts[uri].splitlines()), 0)
         editor.edit(uri, [types.TextEdit(types.Range(end, end), "strict = BitsAndBytesConfig(load_in_8bit=True, llm_int8_threshold=0)\n")])
@@ -306,7 +308,7 @@ def test_unsafe_quick_fix_says_so_and_noqa_suppresses(project: Path) -> None:
 
 
 def test_fix_all_applies_every_safe_fix_resolved_when_chosen(project: Path) -> None:
-    text = THRESHOLD_INT + 'other = BitsAndBytesConfig(load_in_8bit=True, llm_int8_threshold=0)\n'
+    text = THRESHOLD_INT + "other = BitsAndBytesConfig(load_in_8bit=True, llm_int8_threshold=0)\n"
 
     async def scenario(editor: Editor) -> None:
         uri = editor.open("strict.py", text)
@@ -328,7 +330,9 @@ def test_hover_shows_the_rule_its_cost_and_its_page(project: Path) -> None:
         uri = editor.open("load.py", INT8 + "cfg = BitsAndBytesConfig(load_in_8bit=True)  # noqa: ECO101\n")
         (diagnostic,) = await editor.codes_become(uri, ["ECO101"])
         inside = types.Position(diagnostic.range.start.line, diagnostic.range.start.character + 3)
-        hover = await asyncio.wait_for(editor.text_document_hover_async(types.HoverParams(types.TextDocumentIdentifier(uri), inside)), TIMEOUT)
+        hover = await asyncio.wait_for(
+            editor.text_document_hover_async(types.HoverParams(types.TextDocumentIdentifier(uri), inside)), TIMEOUT
+        )
         assert hover is not None and isinstance(hover.contents, types.MarkupContent)
         assert hover.contents.kind == types.MarkupKind.Markdown
         text = hover.contents.value
@@ -336,7 +340,7 @@ def test_hover_shows_the_rule_its_cost_and_its_page(project: Path) -> None:
         assert diagnostic.message in text and "*Fix (unsafe):* Add `llm_int8_threshold=0.0`" in text
         assert "(https://github.com/ecolint/ecolint/blob/main/rules/ECO101.md)" in text
         assert hover.range == diagnostic.range
-        # On the code in a `# noqa:` comment: what that rule is.
+        # On the code in a suppression comment: what that rule is.
         noqa_line = INT8.count("\n")
         column = (editor.texts[uri].splitlines()[noqa_line]).index("ECO101") + 2
         on_code = types.HoverParams(types.TextDocumentIdentifier(uri), types.Position(noqa_line, column))
@@ -357,7 +361,10 @@ def test_broken_document_gives_a_diagnostic_and_the_server_goes_on(project: Path
         assert diagnostic.range.end.character == diagnostic.range.start.character + 1, "a point is widened to be seen"
         other = editor.open("load.py", INT8)
         await editor.codes_become(other, ["ECO101"])
-        editor.edit(uri, [types.TextEdit(types.Range(types.Position(1, 0), types.Position(2, 0)), "config = BitsAndBytesConfig(load_in_8bit=True)\n")])
+        editor.edit(
+            uri,
+            [types.TextEdit(types.Range(types.Position(1, 0), types.Position(2, 0)), "config = BitsAndBytesConfig(load_in_8bit=True)\n")],
+        )
         await editor.codes_become(uri, ["ECO101"])
         # Text no file can hold (a lone surrogate, which JSON can carry): unreadable, as check says of undecodable bytes.
         unpaired = editor.open("unpaired.py", INT8.replace("facebook/opt-1.3b", "facebook/opt-\ud800"))
@@ -428,7 +435,10 @@ def _notebook(editor: Editor, name: str, cells: list[tuple[types.NotebookCellKin
     editor.notebook_document_did_open(
         types.DidOpenNotebookDocumentParams(
             types.NotebookDocument(notebook, "jupyter-notebook", 1, [types.NotebookCell(kind, uri) for uri, (kind, _) in zip(uris, cells)]),
-            [types.TextDocumentItem(uri, "python" if kind == types.NotebookCellKind.Code else "markdown", 1, text) for uri, (kind, text) in zip(uris, cells)],
+            [
+                types.TextDocumentItem(uri, "python" if kind == types.NotebookCellKind.Code else "markdown", 1, text)
+                for uri, (kind, text) in zip(uris, cells)
+            ],
         )
     )
     return notebook, uris
@@ -453,17 +463,22 @@ def test_notebook_cells_are_one_module_located_per_cell(project: Path) -> None:
                                capture_output=True, text=True, cwd=project, timeout=TIMEOUT)  # fmt: skip
         (expected,) = json.loads(check.stdout)
         assert expected["cell"] == 3
-        assert (diagnostic.range.start.line + 1, diagnostic.range.start.character + 1) == (expected["location"]["row"], expected["location"]["column"])
+        assert (diagnostic.range.start.line + 1, diagnostic.range.start.character + 1) == (
+            expected["location"]["row"],
+            expected["location"]["column"],
+        )
         # A cell edited: the notebook changes, the diagnostics follow.
         end = types.Position(2, len("config = BitsAndBytesConfig(load_in_8bit=True, llm_int8_threshold=0"))
         editor.texts[third] = apply_edits(editor.texts[third], [types.TextEdit(types.Range(end, end), ".0")])
         editor.versions[third] += 1
         change = types.NotebookDocumentCellContentChanges(
-            types.VersionedTextDocumentIdentifier(editor.versions[third], third), [types.TextDocumentContentChangePartial(types.Range(end, end), ".0")]
+            types.VersionedTextDocumentIdentifier(editor.versions[third], third),
+            [types.TextDocumentContentChangePartial(types.Range(end, end), ".0")],
         )
         editor.notebook_document_did_change(
             types.DidChangeNotebookDocumentParams(
-                types.VersionedNotebookDocumentIdentifier(2, notebook), types.NotebookDocumentChangeEvent(cells=types.NotebookDocumentCellChanges(text_content=[change]))
+                types.VersionedNotebookDocumentIdentifier(2, notebook),
+                types.NotebookDocumentChangeEvent(cells=types.NotebookDocumentCellChanges(text_content=[change])),
             )
         )
         await editor.codes_become(third, [])
@@ -473,7 +488,10 @@ def test_notebook_cells_are_one_module_located_per_cell(project: Path) -> None:
 
 def test_notebook_fix_applies_to_its_cell(project: Path) -> None:
     code = types.NotebookCellKind.Code
-    cells = [(code, "from transformers import BitsAndBytesConfig\n"), (code, "config = BitsAndBytesConfig(load_in_8bit=True, llm_int8_threshold=0)\n")]
+    cells = [
+        (code, "from transformers import BitsAndBytesConfig\n"),
+        (code, "config = BitsAndBytesConfig(load_in_8bit=True, llm_int8_threshold=0)\n"),
+    ]
 
     async def scenario(editor: Editor) -> None:
         notebook, (first, second) = _notebook(editor, "fix.ipynb", cells)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 
 from ecolint.diagnostics import SYNTAX_ERROR, UNREADABLE_FILE, Applicability, Finding, Location, unreadable_file
+from ecolint.output import fix_applies
 from ecolint.server.documents import Snapshot
 from ecolint.sources import split_lines
 
@@ -72,15 +73,9 @@ def lint(snapshot: Snapshot, linters: Linters, root: Path) -> Linted:
     except Exception as exc:  # noqa: BLE001 - the editor's text is anything; the server must outlive it
         if os.environ.get("ECOLINT_DEBUG"):
             logger.exception("linting %s", snapshot.display_name)
-        return Linted(snapshot, problem=f"internal error: {type(exc).__name__}: {exc} (please report this; ECOLINT_DEBUG=1 logs a traceback)")
-
-
-def fixed_text(linted: Linted) -> str:
-    """The snapshot's text with every applicable fix applied until stable (safe ones; unsafe too under `unsafe-fixes`)."""
-    from ecolint.linters import fix_source
-
-    assert linted.linter is not None
-    return fix_source(linted.linter, linted.snapshot.source(), linted.unsafe_fixes).text
+        return Linted(
+            snapshot, problem=f"internal error: {type(exc).__name__}: {exc} (please report this; ECOLINT_DEBUG=1 logs a traceback)"
+        )
 
 
 # Diagnostics
@@ -185,7 +180,7 @@ def code_actions(
                 )
     kinds = (FIX_ALL, NOTEBOOK_FIX_ALL) if snapshot.notebook is not None else (FIX_ALL,)
     kind = next((kind for kind in kinds if wanted(kind, only)), None)
-    if kind is not None and any(_fixable(f, linted.unsafe_fixes) for f in linted.findings):
+    if kind is not None and any(fix_applies(f, linted.unsafe_fixes) for f in linted.findings):
         title = "ecolint: Fix all safe fixes" + (" and unsafe ones (`unsafe-fixes` is on)" if linted.unsafe_fixes else "")
         action = types.CodeAction(title=title, kind=kind, data={"uri": snapshot.uri})
         if not client.resolve_edits:
@@ -201,21 +196,19 @@ def fix_all_document(action: types.CodeAction) -> str | None:
 
 
 def resolve_fix_all(action: types.CodeAction, linted: Linted, codec: PositionCodec, client: Client) -> types.CodeAction:
-    """Fill in a fix-all action's edit, computed on `linted`'s snapshot (a fix that would not parse: no edit)."""
+    """Fill in a fix-all action's edit: every applicable fix (unsafe ones too under `unsafe-fixes`) until stable,
+    as `ecolint fix --apply` makes them, on `linted`'s snapshot; none where a fix would not parse."""
     from ecolint.fixing.fixes import FixError
+    from ecolint.linters import fix_source
 
+    assert linted.linter is not None
     try:
-        fixed = fixed_text(linted)
+        fixed = fix_source(linted.linter, linted.snapshot.source(), linted.unsafe_fixes).text
     except FixError as exc:
         logger.warning("%s: fix all: %s", linted.snapshot.display_name, exc)
         fixed = linted.snapshot.text
     action.edit = workspace_edit(linted.snapshot, linted.snapshot.edits(fixed, codec), client)
     return action
-
-
-def _fixable(finding: Finding, unsafe: bool) -> bool:
-    fix = finding.fix
-    return fix is not None and (fix.applicability is Applicability.SAFE or (unsafe and fix.applicability is Applicability.UNSAFE))
 
 
 def _overlaps(a: types.Range, b: types.Range) -> bool:

@@ -115,6 +115,7 @@ class EcolintServer(LanguageServer):
         self.results: dict[str, features.Linted] = {}  # the latest lint published for each
         self.published: dict[str, set[str]] = {}  # editor documents that hold diagnostics, per open document
         self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._linting: dict[str, tuple[int, asyncio.Future[features.Linted | None]]] = {}  # the lint on its way, by generation
         self._worker = _Worker()
 
     @property
@@ -179,10 +180,19 @@ class EcolintServer(LanguageServer):
 
     def _lint(self, key: str) -> None:
         self._timers.pop(key, None)
-        if key not in self.generations or self._is_current(self.results.get(key)):
-            return
-        snapshot = self.snapshot(key)
-        self._worker.submit(self._lint_if_current, snapshot).add_done_callback(self._lint_done)
+        if key in self.generations and not self._is_current(self.results.get(key)):
+            self._lint_of(key)
+
+    def _lint_of(self, key: str) -> asyncio.Future[features.Linted | None]:
+        """The lint of the document as it is now: the one on its way, or a new one; published when done."""
+        generation = self.generations[key]
+        pending = self._linting.get(key)
+        if pending is not None and pending[0] == generation:
+            return pending[1]
+        future = self._worker.submit(self._lint_if_current, self.snapshot(key))
+        self._linting[key] = (generation, future)
+        future.add_done_callback(lambda done: self._lint_done(key, done))
+        return future
 
     def _lint_if_current(self, snapshot: Snapshot) -> features.Linted | None:
         """On the worker: lint, unless the document changed since (a newer lint is on its way)."""
@@ -190,7 +200,9 @@ class EcolintServer(LanguageServer):
             return None
         return features.lint(snapshot, self.linters, self.root)
 
-    def _lint_done(self, future: asyncio.Future[features.Linted | None]) -> None:
+    def _lint_done(self, key: str, future: asyncio.Future[features.Linted | None]) -> None:
+        if self._linting.get(key, (None, None))[1] is future:
+            del self._linting[key]
         if future.cancelled():
             return
         if future.exception() is not None:
@@ -229,8 +241,7 @@ class EcolintServer(LanguageServer):
         linted = self.results.get(key)
         if self._is_current(linted):
             return linted
-        linted = await self._worker.submit(features.lint, self.snapshot(key), self.linters, self.root)
-        self.publish(linted)
+        linted = await asyncio.shield(self._lint_of(key))  # a request cancelled by the client leaves the lint to finish
         return linted if self._is_current(linted) else None
 
     async def on_worker(self, job: Callable[..., Any], *args: Any) -> Any:
