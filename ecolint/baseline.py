@@ -40,6 +40,7 @@ class BaselineError(Exception):
 
 
 Key = tuple[str, str, str]  # code, file relative to the baseline's folder, fingerprint
+_KEY_FIELDS = ("code", "file", "fingerprint")
 
 
 @dataclass(frozen=True)
@@ -73,11 +74,11 @@ class Baseline:
             raise BaselineError(f"{path}: malformed baseline: `findings` is not a list")
         counts: Counter[Key] = Counter()
         for number, entry in enumerate(entries, start=1):
-            fields = [entry.get(name) if isinstance(entry, dict) else None for name in ("code", "file", "fingerprint")]
-            missing = [name for name, value in zip(("code", "file", "fingerprint"), fields) if not isinstance(value, str)]
+            code, file, fingerprint = (entry.get(name) if isinstance(entry, dict) else None for name in _KEY_FIELDS)
+            missing = next((name for name, value in zip(_KEY_FIELDS, (code, file, fingerprint)) if not isinstance(value, str)), None)
             if missing:
-                raise BaselineError(f"{path}: malformed baseline: finding {number} has no `{missing[0]}` string")
-            counts[(fields[0], fields[1], fields[2])] += 1
+                raise BaselineError(f"{path}: malformed baseline: finding {number} has no `{missing}` string")
+            counts[(code, file, fingerprint)] += 1
         return cls(path, counts)
 
 
@@ -103,10 +104,7 @@ def write(path: Path, findings: Sequence[Finding], texts: Mapping[str, str] | No
 
     fingerprints = Fingerprints(path.absolute().parent, texts)
     entries = sorted(
-        (
-            {"code": f.code, "file": fingerprints.file(f), "fingerprint": fingerprints.of(f), "line": f.location.row, "message": f.message}
-            for f in findings
-        ),
+        ({**dict(zip(_KEY_FIELDS, fingerprints.key(f))), "line": f.location.row, "message": f.message} for f in findings),
         key=lambda e: (e["file"], e["line"], e["code"], e["fingerprint"]),
     )
     data = {_FORMAT_KEY: FORMAT, "written-by": f"ecolint {__version__}", "findings": entries}
@@ -133,7 +131,7 @@ def compare(
     left = Counter(baseline.counts)
     new = []
     for finding in findings:
-        key = (finding.code, fingerprints.file(finding), fingerprints.of(finding))
+        key = fingerprints.key(finding)
         if left[key] > 0:
             left[key] -= 1
         else:
@@ -171,13 +169,11 @@ class Fingerprints:
         except ValueError:  # another drive
             return os.path.abspath(display).replace(os.sep, "/")
 
-    def file(self, finding: Finding) -> str:
-        return self.relative(finding.path)
-
-    def of(self, finding: Finding) -> str:
+    def key(self, finding: Finding) -> Key:
+        """What a baseline records of `finding`: its code, file and fingerprint."""
         if finding.path not in self._files:
             self._files[finding.path] = _File.load(finding.path, self._texts.get(finding.path))
-        return self._files[finding.path].fingerprint(finding)
+        return finding.code, self.relative(finding.path), self._files[finding.path].fingerprint(finding)
 
 
 @dataclass(frozen=True)

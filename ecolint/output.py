@@ -378,7 +378,7 @@ def markdown_measurements(report: Mapping[str, Any]) -> str:
     for item in measured:
         where = f"{item['code']} `{item['file']}:{item['line']}`"
         if item.get("status") != "measured" or not item.get("delta"):
-            lines.append(f"| {where} | `{item.get('model')}` | | | | | error: {_cell(str(item.get('error')))} |")
+            lines.append(f"| {where} | `{item.get('model') or ''}` | | | | | error: {_cell(str(item.get('error')))} |")
             continue
         a, b, delta = item["flagged"], item["fixed"], item["delta"]
         variants = f"{Variant(**a['variant']).describe()} → {Variant(**b['variant']).describe()}"
