@@ -14,8 +14,10 @@ nominal power, labelled as an estimate so it is never mistaken for a measurement
 from __future__ import annotations
 
 import bisect
+import os
 import threading
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from ecolint.measure import MeasureError
@@ -83,9 +85,18 @@ class _Recorder:
     def _poll(self) -> None:
         raise NotImplementedError
 
-    def start(self) -> _Recorder:
+    def start(self, avoid_cores: Sequence[int] = ()) -> _Recorder:
+        """Poll in a thread, kept off `avoid_cores` (the workers' core) where the system allows."""
         self._running = True
-        self._thread = threading.Thread(target=self._poll, daemon=True, name=f"ecolint-{self.kind}")
+
+        def poll() -> None:
+            if avoid_cores and hasattr(os, "sched_setaffinity"):
+                others = set(os.sched_getaffinity(0)) - set(avoid_cores)
+                if others:
+                    os.sched_setaffinity(0, others)  # this thread only
+            self._poll()
+
+        self._thread = threading.Thread(target=poll, daemon=True, name=f"ecolint-{self.kind}")
         self._thread.start()
         return self
 
@@ -181,7 +192,7 @@ class EstimatedRecorder(_Recorder):
     kind = "estimated-no-gpu"
     nominal_w = 100.0
 
-    def start(self) -> EstimatedRecorder:
+    def start(self, avoid_cores: Sequence[int] = ()) -> EstimatedRecorder:
         self._running = True
         return self
 
@@ -189,19 +200,21 @@ class EstimatedRecorder(_Recorder):
         return (end - start) * self.nominal_w
 
 
-def gpu_recorder(device_uuid: str | None = None, lag_s: float = 0.0) -> CounterRecorder:
+def gpu_recorder(device_uuid: str | None = None, lag_s: float = 0.0, avoid_cores: Sequence[int] = ()) -> CounterRecorder:
     """The best reading this GPU offers, started: the energy counter, else sampled power."""
     import pynvml
 
     handle = nvml_handle(device_uuid)
     try:
-        return CounterRecorder(handle, lag_s).start()
+        recorder: CounterRecorder = CounterRecorder(handle, lag_s)
     except pynvml.NVMLError:
         try:
             pynvml.nvmlDeviceGetPowerUsage(handle)
         except pynvml.NVMLError as exc:
             raise MeasureError(f"NVML offers neither the energy counter nor power readings on this GPU: {exc}") from None
-        return SampledPowerRecorder(handle, lag_s).start()
+        recorder = SampledPowerRecorder(handle, lag_s)
+    recorder.start(avoid_cores)
+    return recorder
 
 
 def gpu_facts() -> dict[str, Any]:

@@ -33,6 +33,7 @@ class Run:
     sm_clock_mhz: int | None = None  # read at the window's end
     temperature_c: int | None = None
     at_seconds: float | None = None  # when the window started, from the start of the measurement
+    core: int | None = None  # the CPU core the worker last ran on
 
     @property
     def joules_per_1k_tokens(self) -> float:
