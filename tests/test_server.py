@@ -407,6 +407,19 @@ def test_settings_come_from_the_documents_project(tmp_path: Path) -> None:
     run_editor(tmp_path, scenario)
 
 
+def test_an_unsaved_document_takes_the_workspace_settings(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.ecolint]\nignore = ["ECO101"]\n', encoding="utf-8")
+
+    async def scenario(editor: Editor) -> None:
+        uri = "untitled:Untitled-1"
+        text = INT8 + THRESHOLD_INT.split("\n", 2)[2]
+        editor.texts[uri], editor.versions[uri] = text, 1
+        editor.text_document_did_open(types.DidOpenTextDocumentParams(types.TextDocumentItem(uri, "python", 1, text)))
+        await editor.codes_become(uri, ["ECO106"])
+
+    run_editor(tmp_path, scenario)
+
+
 def test_positions_count_utf16_and_only_protocol_line_breaks(project: Path) -> None:
     text = 'note = "\U0001f40d \u2028 \x0c"  # a snake, a line separator and a form feed, inside one line\n' + THRESHOLD_INT
 

@@ -96,8 +96,11 @@ class Snapshot:
         return uri, codec.range_to_client_units(lines, types.Range(types.Position(line, column), types.Position(end_line, end_column)))
 
     def lines(self, uri: str) -> list[str]:
-        """The lines of one editor document, each with its line break."""
-        return split_lines(self.text if self.notebook is None else self._cell_by_uri(uri).text)
+        """The lines of one editor document, each with its line break (none for a document not in this snapshot)."""
+        if self.notebook is None:
+            return split_lines(self.text)
+        cell = self._cell_by_uri(uri)
+        return split_lines(cell.text) if cell is not None else []
 
     # Editor → engine
 
@@ -107,9 +110,9 @@ class Snapshot:
         server = codec.position_from_client_units(lines, position) if lines else types.Position(0, 0)
         if self.notebook is None:
             return Location(server.line + 1, server.character + 1)
-        number = self._cell_by_uri(uri).number
+        cell = self._cell_by_uri(uri)
         try:
-            joined = self._rows.index((number, server.line + 1))
+            joined = self._rows.index((cell.number if cell is not None else -1, server.line + 1))
         except ValueError:
             return None
         return Location(joined + 1, server.character + 1)
@@ -143,8 +146,8 @@ class Snapshot:
     def _cell(self, number: int) -> Cell:
         return next((cell for cell in self.cells if cell.number == number), self.cells[0])
 
-    def _cell_by_uri(self, uri: str) -> Cell:
-        return next(cell for cell in self.cells if cell.uri == uri)
+    def _cell_by_uri(self, uri: str) -> Cell | None:
+        return next((cell for cell in self.cells if cell.uri == uri), None)
 
     def _cell_texts(self, joined: str) -> dict[int, str]:
         """Cell number → its text (magics still masked) in a joined module, split as `Notebook.render` splits it."""
