@@ -446,8 +446,9 @@ def rule(code: str | None) -> int:
 
 
 @main.command()
+@click.option("--stdio", is_flag=True, hidden=True, help="Accepted, as clients that add it expect: stdio is the transport.")
 @_guarded
-def server() -> int:
+def server(stdio: bool) -> int:
     """Run the language server on stdin and stdout, for editors (needs the `server` extra)."""
     try:
         from ecolint.server.server import serve
