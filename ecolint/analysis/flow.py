@@ -147,6 +147,10 @@ class Flow(cst.MetadataDependent):
             self._memo[key] = compute()
         return self._memo[key]
 
+    def calls(self) -> list[cst.Call]:
+        """Every call in the module, in source order (one walk, shared by the rules' module-wide tables)."""
+        return self.memo("calls", lambda: find_all(self.module, cst.Call))
+
     @classmethod
     def from_source(cls, text: str) -> Flow:
         """A flow over `text`, for tests and tools."""
@@ -414,14 +418,25 @@ class Flow(cst.MetadataDependent):
                 elif not isinstance(call, cst.ClassDef):
                     escapes = True
             return _CallSites(tuple(calls), escapes)
-        for attribute in find_all(klass, cst.Attribute):
-            if self._is_self(attribute.value) and attribute.attr.value == function.name.value:
-                call = self.parent(attribute)
-                if isinstance(call, cst.Call) and call.func is attribute:
-                    calls.append((call, 0))
-                else:
-                    escapes = True
+        for call in self._self_uses(klass).get(function.name.value, ()):
+            if call is None:
+                escapes = True  # `self.method` passed on, not called
+            else:
+                calls.append((call, 0))
         return _CallSites(tuple(calls), escapes)
+
+    def _self_uses(self, klass: cst.ClassDef) -> dict[str, list[cst.Call | None]]:
+        """`self.<name>` in the class: the call it makes, or None where it is not called (one walk per class)."""
+
+        def compute() -> dict[str, list[cst.Call | None]]:
+            found: dict[str, list[cst.Call | None]] = {}
+            for attribute in find_all(klass, cst.Attribute):
+                if self._is_self(attribute.value):
+                    call = self.parent(attribute)
+                    found.setdefault(attribute.attr.value, []).append(call if isinstance(call, cst.Call) and call.func is attribute else None)
+            return found
+
+        return self.memo(f"self_uses:{id(klass)}", compute)
 
     def _plain_decorator(self, decorator: cst.BaseExpression) -> bool:
         target = decorator.func if isinstance(decorator, cst.Call) else decorator

@@ -79,13 +79,13 @@ class GenerationCalls:
         return tasks.pop() if len(tasks) == 1 else None
 
     def _producers(self, receiver: cst.BaseExpression) -> tuple[list[cst.BaseExpression], list[str]]:
-        """What made the receiver's object, and the names of the parameters it may be known only as."""
-        values, parameters = [], []
-        for leaf in self.flow.producers(receiver):
-            if isinstance(leaf, cst.Name) and any(isinstance(r.node, cst.Param) for r in self.flow.referents(leaf) if hasattr(r, "node")):
-                parameters.append(leaf.value)
-            elif not (isinstance(leaf, cst.Name) and leaf.value == "None"):
-                values.append(leaf)
+        """What made the receiver's object (names known only at run time left out), and, where the
+        receiver is a parameter, its name (the conventional names count when nothing else is known)."""
+        # A name is a leaf only where the flow could not follow it (unbound, a parameter, a loop target).
+        values = [leaf for leaf in self.flow.producers(receiver) if not isinstance(leaf, cst.Name)]
+        parameters = []
+        if isinstance(receiver, cst.Name) and any(isinstance(getattr(r, "node", None), cst.Param) for r in self.flow.referents(receiver)):
+            parameters.append(receiver.value)
         return values, parameters
 
     def loader_of(self, call: cst.Call, kind: Kind) -> cst.Call | None:

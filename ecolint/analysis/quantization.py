@@ -15,7 +15,7 @@ import libcst as cst
 
 from ecolint.analysis import apis
 from ecolint.analysis.flow import Flow, Keyword, Keywords
-from ecolint.analysis.names import assigned_then_mutated, find_all, imported_names, literal
+from ecolint.analysis.names import assigned_then_mutated, imported_names, literal
 
 QUANTIZATION_FLAGS = ("load_in_8bit", "load_in_4bit")
 CONFIG_KEYWORD_PREFIXES = ("bnb_4bit_", "llm_int8_")
@@ -170,7 +170,7 @@ def _config_loaders(flow: Flow) -> dict[cst.Call, list[cst.Call]]:
 
     def compute() -> dict[cst.Call, list[cst.Call]]:
         found: dict[cst.Call, list[cst.Call]] = {}
-        for call in find_all(flow.module, cst.Call):
+        for call in flow.calls():
             if not isinstance(call.func, (cst.Name, cst.Attribute)) or loader_kind(flow, call) is None:
                 continue
             config = call_keywords(flow, call).get("quantization_config")

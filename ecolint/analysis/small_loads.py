@@ -18,7 +18,7 @@ from ecolint.analysis.flow import Flow
 from ecolint.analysis.hardware import gpu_memory_gib
 from ecolint.analysis.model_ids import model_argument
 from ecolint.analysis.models import ModelSize, model_size
-from ecolint.analysis.names import find_all, imported_names
+from ecolint.analysis.names import imported_names
 from ecolint.analysis.quantization import QuantizationRequest, is_loader, loader_quantization
 from ecolint.rule_context import RuleContext
 
@@ -73,7 +73,7 @@ def why_small(size: ModelSize, target_gpu: str | None, training: bool = False) -
 def trains_kbit(flow: Flow) -> bool:
     """Whether the module sets a model up for k-bit / LoRA training (QLoRA)."""
     return flow.memo(
-        "trains_kbit", lambda: any(imported_names(flow, call.func) & apis.KBIT_TRAINING for call in find_all(flow.module, cst.Call))
+        "trains_kbit", lambda: any(imported_names(flow, call.func) & apis.KBIT_TRAINING for call in flow.calls())
     )
 
 

@@ -18,6 +18,12 @@ _MODEL_LOADERS = frozenset({"from_pretrained", "from_config"})
 _PIPELINE_LOADERS = frozenset({"pipeline"})
 _MODEL_PARAMETERS = frozenset({"model"})
 _PIPELINE_PARAMETERS = frozenset({"pipe", "generator"})
+# A pseudo-name: "calls a model loader that may quantize" in `_mentions`.
+_QUANTIZED_LOAD = "\0quantized-load"
+_QUANTIZATION_KEYWORDS = frozenset({"load_in_8bit", "load_in_4bit", "quantization_config"})
+_CASTS = frozenset({"half", "float", "cuda", "to"})
+_DTYPES = frozenset({"float16", "bfloat16", "float32", "float64"})  # ECO108's `.to(torch.float16)`
+_PASS_THROUGH = frozenset({"to", "cuda", "eval", "half", "bfloat16", "float", "requires_grad_", "train"})  # as the flow's
 _LOOPS = (ast.For, ast.AsyncFor, ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)  # not `while`: never flagged
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 
@@ -152,6 +158,96 @@ def generation_in_loop(facts: ModuleFacts, words: tuple[str, ...]) -> bool:
     return any(isinstance(n, ast.Call) and generates(n) for f in helpers for n in _walk(f))
 
 
+def cast_of_quantized_model(facts: ModuleFacts, words: tuple[str, ...]) -> bool:
+    """ECO108: a `.half()` / `.float()` / `.cuda()` / `.to(<dtype>)` call on a holder of a model whose
+    load may quantize (a quantization keyword or a `**mapping`).
+
+    Holders are scoped, as the flow's bindings are: a name assigned in a function holds in that
+    function (a module-level one everywhere), a `self` attribute in every method; they grow
+    through assignments, factories (functions returning one) and call arguments (the callee's
+    parameters), to a fixpoint.
+    """
+    scopes = [(None, _own(facts.tree.body))] + [(f, _own(f.body)) for f in facts.functions]
+    by_name: dict[str, list[int]] = {}
+    for index, (function, _) in enumerate(scopes):
+        if function is not None:
+            by_name.setdefault(function.name, []).append(index)
+    local: list[set[str]] = [set() for _ in scopes]
+    attributes: set[str] = set()
+    factories: set[str] = set()
+
+    def holds(node: ast.AST, index: int) -> bool:
+        """Whether `node` may evaluate to the model itself, as `ecolint.analysis.flow`'s producers do."""
+        while isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _PASS_THROUGH:
+            node = node.func.value
+        if isinstance(node, ast.IfExp):
+            return holds(node.body, index) or holds(node.orelse, index)
+        if isinstance(node, (ast.BoolOp, ast.Tuple, ast.List)):
+            return any(holds(value, index) for value in (node.values if isinstance(node, ast.BoolOp) else node.elts))
+        if isinstance(node, ast.Name):
+            return node.id in local[index] or node.id in local[0]
+        if isinstance(node, ast.Attribute):
+            return node.attr in attributes
+        if isinstance(node, ast.Call):
+            last = _last_name(node.func)
+            return last in factories or (last in _MODEL_LOADERS and _may_quantize(node))
+        return False
+
+    changed = True
+    while changed:
+        changed = False
+        for index, (function, nodes) in enumerate(scopes):
+            for node in nodes:
+                if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None and holds(node.value, index):
+                    for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
+                        for part in ast.walk(target):
+                            if isinstance(part, ast.Name) and part.id not in local[index]:
+                                local[index].add(part.id)
+                                changed = True
+                            elif isinstance(part, ast.Attribute) and part.attr not in attributes:
+                                attributes.add(part.attr)
+                                changed = True
+                elif isinstance(node, ast.Return) and function is not None and node.value is not None:
+                    if function.name not in factories and holds(node.value, index):
+                        factories.add(function.name)
+                        changed = True
+                elif isinstance(node, ast.Call) and _last_name(node.func) in by_name:
+                    if any(holds(arg, index) for arg in (*node.args, *(k.value for k in node.keywords))):
+                        for callee in by_name[_last_name(node.func)]:  # type: ignore[index]
+                            arguments = scopes[callee][0].args  # type: ignore[union-attr]
+                            new = {a.arg for a in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs)} - local[callee]
+                            if new:
+                                local[callee] |= new
+                                changed = True
+
+    def casts(call: ast.Call) -> bool:
+        if call.func.attr != "to":  # type: ignore[attr-defined]
+            return True
+        return any(k.arg == "dtype" for k in call.keywords) or any(_last_name(a) in _DTYPES for a in call.args)
+
+    for index, (_, nodes) in enumerate(scopes):
+        for node in nodes:
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _CASTS and casts(node):
+                if holds(node.func.value, index):
+                    return True
+    return False
+
+
+def _own(body: list[ast.stmt]) -> list[ast.AST]:
+    """The nodes of a body, not those of the functions, lambdas and classes defined in it."""
+    found: list[ast.AST] = []
+    stack: list[ast.AST] = list(body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (*_FUNCTIONS, ast.Lambda, ast.ClassDef)):
+            if isinstance(node, ast.ClassDef):
+                stack.extend(s for s in node.body if not isinstance(s, _FUNCTIONS))
+            continue
+        found.append(node)
+        stack.extend(ast.iter_child_nodes(node))
+    return found
+
+
 def _propagate(facts: ModuleFacts, holders: _Holders, loaders: set[str]) -> None:
     """Grow `holders` to a fixpoint over the module's assignments, factories and call arguments."""
     assignments = [
@@ -220,7 +316,14 @@ def _mentions(node: ast.AST) -> _Mentions:
             last = _last_name(n.func)  # type: ignore[attr-defined]
             if last:
                 called.add(last)
+            if last in _MODEL_LOADERS and _may_quantize(n):  # type: ignore[arg-type]
+                called.add(_QUANTIZED_LOAD)
     return names, attributes, called
+
+
+def _may_quantize(call: ast.Call) -> bool:
+    """A load whose keywords may ask for bitsandbytes: a flag, a `quantization_config`, or a `**mapping`."""
+    return any(k.arg is None or k.arg in _QUANTIZATION_KEYWORDS for k in call.keywords)
 
 
 class _Holders:

@@ -4,7 +4,7 @@ import libcst as cst
 
 from ecolint.analysis import apis, model_ids
 from ecolint.analysis.measurable import request_hint
-from ecolint.analysis.names import find_all, imported_names
+from ecolint.analysis.names import imported_names
 from ecolint.analysis.small_loads import SmallLoad, small_kbit_loads, trains_kbit
 from ecolint.fixing.sixteen_bit import load_in_16_bits
 from ecolint.fixing.statements import removable_statement, removal
@@ -105,7 +105,7 @@ class KbitTrainingOnSmallModel(Rule):
     def _preparations(self, load: SmallLoad) -> tuple[tuple[cst.CSTNode, cst.RemovalSentinel], ...]:
         """`prepare_model_for_kbit_training(model)` statements applied to this load's model, to remove."""
         found = []
-        for call in find_all(self.module, cst.Call):
+        for call in self.flow.calls():
             if not imported_names(self.flow, call.func) & apis.KBIT_PREPARATION or not call.args:
                 continue
             if not any(producer is load.loader for producer in self.flow.producers(call.args[0].value)):

@@ -2,14 +2,15 @@ from __future__ import annotations
 
 import libcst as cst
 
-from ecolint.analysis.names import code
-from ecolint.analysis.quantization import QUANTIZATION_FLAGS, dtype_name, is_loader, loader_quantization
+from ecolint.analysis.names import code, imported_names
+from ecolint.analysis.quantization import QUANTIZATION_FLAGS, is_loader, loader_quantization
 from ecolint.diagnostics import Applicability
 from ecolint.fixing.edits import replace_and_remove
 from ecolint.fixing.fixes import Fix
 from ecolint.fixing.statements import removable_statement, removal
 from ecolint.rule import FixAvailability, Rule
 
+DTYPE_WORDS = ("float16", "bfloat16", "float32", "float64")
 # transformers' `PreTrainedModel` guards (modeling_utils.py), quoted as they raise.
 HALF = "`.half()` is not supported for quantized model"
 FLOAT = "`.float()` is not supported for quantized model"
@@ -81,7 +82,10 @@ class QuantizedModelCast(Rule):
     fix_availability = FixAvailability.SOMETIMES
     # A cast of a model loaded with a quantization flag in the same file.
     triggers = QUANTIZATION_FLAGS
-    gate = "keyword_or_key"
+    gate = "cast_of_quantized_model"
+    # A cast is written with one of these words, and its model is followed through bindings,
+    # `self` attributes and calls, which the skeleton keeps.
+    context_words = ("half", "float", "cuda", "dtype", *DTYPE_WORDS)
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
@@ -113,10 +117,13 @@ class QuantizedModelCast(Rule):
         return any(self._is_dtype(arg) for arg in call.args)
 
     def _is_dtype(self, arg: cst.Arg) -> bool:
-        """A `dtype=` keyword, or a positional torch dtype (`torch.float16`, not a device string)."""
+        """A `dtype=` keyword, or a torch dtype written as one (`torch.float16`, not a device string
+        or a variable: what the skeleton keeps for this rule is where these words are written)."""
         if arg.keyword is not None:
             return arg.keyword.value == "dtype"
-        return not arg.star and not isinstance(arg.value, cst.SimpleString) and dtype_name(self.flow, arg.value) is not None
+        if arg.star or not isinstance(arg.value, (cst.Attribute, cst.Name)):
+            return False
+        return any(name.startswith("torch.") and name.rsplit(".", 1)[-1] in DTYPE_WORDS for name in imported_names(self.flow, arg.value))
 
     def _quantization(self, receiver: cst.BaseExpression) -> list[tuple[int, bool]]:
         """(bits, certain) for each bitsandbytes load that may have made the receiver's model."""
