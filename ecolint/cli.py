@@ -245,7 +245,13 @@ def main() -> None:
 @click.option("--measure-report", type=click.Path(path_type=Path), help="With --measure: also write the results as JSON to this file.")
 @click.option("--pairs", type=click.IntRange(2, 400), default=10, show_default=True, help="With --measure: least A/B pairs of windows.")
 @click.option("--min-seconds", type=click.FloatRange(0.01), default=1.0, show_default=True, help="With --measure: length a window aims at.")
-@click.option("--precision", type=click.FloatRange(0.1), default=5.0, show_default=True, help="With --measure: stop at a 95% interval of ± this many points.")
+@click.option(
+    "--precision",
+    type=click.FloatRange(0.1),
+    default=5.0,
+    show_default=True,
+    help="With --measure: stop at a 95% interval of ± this many points.",
+)
 @click.option("--max-seconds", type=click.FloatRange(10), default=180.0, show_default=True, help="With --measure: time budget per finding.")
 @click.option("--measure-device", type=click.Choice(["cuda", "cpu"]), default="cuda", hidden=True)
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the result cache.")
@@ -309,7 +315,12 @@ def check(
         from ecolint.measure.runner import MeasureOptions
 
         settings = MeasureOptions(
-            min_pairs=pairs, window_seconds=min_seconds, precision=precision, max_seconds=max_seconds, synthetic=synthetic, device=measure_device
+            min_pairs=pairs,
+            window_seconds=min_seconds,
+            precision=precision,
+            max_seconds=max_seconds,
+            synthetic=synthetic,
+            device=measure_device,
         )
         try:
             _measure(findings, settings, measure_report, output_format == "markdown")

@@ -72,7 +72,10 @@ class Linter:
         """Findings of `source`; with plan_fixes, also the node-level fixes to apply."""
         result = self._lint(source, plan_fixes)
         if source.notebook is not None and source.notebook.broken:
-            broken = [_syntax_error(source, f"{e.message} (this cell is left out, the others are linted)", e.row, e.column) for e in source.notebook.broken]
+            broken = [
+                _syntax_error(source, f"{e.message} (this cell is left out, the others are linted)", e.row, e.column)
+                for e in source.notebook.broken
+            ]
             result.findings = sorted(result.findings + _in_cells(broken, source), key=lambda f: (f.cell or 0, f.location, f.code))
         return result
 
@@ -118,9 +121,10 @@ class Linter:
         """Locate, suppress and dedupe the reports; `parsed`: the skeleton LibCST parsed instead of the source, if any."""
         from libcst.metadata import PositionProvider
 
-        from ecolint.fixing.fixes import PlannedFix, apply_fixes, text_edits
+        from ecolint.fixing.fixes import FixEdits, PlannedFix
 
         positions = wrapper.resolve(PositionProvider)
+        fix_edits = FixEdits(wrapper.module, source.text if parsed is None else parsed.text, positions)
         lines = source.text.splitlines()
         noqa = suppressed_codes(source.text)
         result = LintResult(module=wrapper.module)
@@ -134,8 +138,7 @@ class Linter:
             seen.add((report.rule.code, start))
             summary = None
             if report.fix is not None:
-                fixed = apply_fixes(wrapper.module, [report.fix]).code
-                edits = text_edits(source.text if parsed is None else parsed.text, fixed)
+                edits = fix_edits.edits(report.fix)
                 if parsed is not None:
                     edits = tuple(Edit(e.content, _original(e.location, parsed), _original(e.end_location, parsed)) for e in edits)
                 summary = FixSummary(report.fix.title, report.fix.applicability, edits)

@@ -231,3 +231,31 @@ def test_fixes_that_meet_on_one_load_compose(cli, tmp_path):
     fixed = (tmp_path / "load.py").read_text()
     assert "bnb_4bit_compute_dtype" not in fixed and "config =" not in fixed
     assert 'from_pretrained("Qwen/Qwen2-1.5B", dtype=torch.bfloat16)' in fixed
+
+
+def test_fix_edits_are_those_of_the_whole_fixed_module():
+    """Each finding's edits, computed on the lines its fix touches, equal the diff of the whole fixed module."""
+    from pathlib import Path
+
+    from libcst.metadata import MetadataWrapper, PositionProvider
+
+    from ecolint.engine import Linter
+    from ecolint.fixing.fixes import FixEdits, apply_fixes, text_edits
+    from ecolint.rules import all_rules
+    from ecolint.sources import Source
+
+    root = Path(__file__).parent
+    cases = [p for p in (root / "fixtures").rglob("*.py") if not p.name.endswith(".fixed.py")] + sorted(
+        (root.parent / "examples").rglob("*.py")
+    )
+    compared = 0
+    for path in cases:
+        text = path.read_text(encoding="utf-8")
+        result = Linter(all_rules()).lint(Source(None, path.name, text), plan_fixes=True)
+        if result.module is None:
+            continue
+        edits = FixEdits(result.module, text, MetadataWrapper(result.module, unsafe_skip_copy=True).resolve(PositionProvider))
+        for plan in result.planned:
+            assert edits.edits(plan.fix) == text_edits(text, apply_fixes(result.module, [plan.fix]).code), path
+            compared += 1
+    assert compared > 50

@@ -87,7 +87,7 @@ VALUES = [
             def __init__(self, client):
                 self.model = client
         """,
-        ["Model.from_pretrained(\"a\")"],
+        ['Model.from_pretrained("a")'],
     ),
     (
         "a constructor's arguments reach __init__",
@@ -217,7 +217,6 @@ def test_a_name_rebound_by_its_own_statement_reads_the_binding_before() -> None:
         """
     )
     assert [code(leaf) for leaf in flow.values(expr)] == ['"bigcode/starcoderbase-1b"']
-
 
 
 def test_what_measure_reads_follows_a_model_built_in_helpers() -> None:

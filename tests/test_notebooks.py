@@ -81,7 +81,10 @@ IMPERFECT = {
     **NOTEBOOK,
     "cells": [
         _cell("code", ["!pip install transformers \\\n", "    bitsandbytes accelerate\n"]),
-        _cell("code", ["from transformers import AutoModelForCausalLM, BitsAndBytesConfig\n", "config = BitsAndBytesConfig(load_in_8bit=True)"]),
+        _cell(
+            "code",
+            ["from transformers import AutoModelForCausalLM, BitsAndBytesConfig\n", "config = BitsAndBytesConfig(load_in_8bit=True)"],
+        ),
         _cell("code", ["trainer = Trainer(model=model, ...=...)  # a placeholder left in a tutorial"]),
         _cell("code", ["model = AutoModelForCausalLM.from_pretrained('facebook/opt-350m', quantization_config=config)\n", "model?"]),
     ],
@@ -114,7 +117,7 @@ QUANTIZATION_MISUSE = {
         _cell("markdown", ["Train the adapters"]),
         _cell("code", ["model = prepare_model_for_kbit_training(model)\n", "model.half()"]),
         _cell("code", ["both = BitsAndBytesConfig(load_in_4bit=True, load_in_8bit=True)"]),
-        _cell("code", ["from torchao.quantization import Float8WeightOnlyConfig, quantize_\n", "quantize_(model, Float8WeightOnlyConfig())"]),
+        _cell("code", ["from torchao.quantization import Float8WeightOnlyConfig, quantize_\n", "quantize_(model, Float8WeightOnlyConfig())"]),  # noqa: E501
     ],
 }  # fmt: skip
 

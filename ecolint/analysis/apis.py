@@ -65,6 +65,7 @@ def is_model_from_pretrained(qualified_name: str) -> bool:
     owner = qualified_name[: -len(".from_pretrained")].rsplit(".", 1)[-1]
     return not owner.endswith(NON_MODEL_SUFFIXES)
 
+
 # torchao's float8 weight-only configuration (reference kernel) and the calls that apply one.
 FLOAT8_WEIGHT_ONLY = frozenset(
     {

@@ -30,10 +30,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Union
 
 import libcst as cst
-from libcst.metadata import Assignment, MetadataWrapper, ParentNodeProvider, ScopeProvider
+from libcst.metadata import Assignment, MetadataWrapper, ParentNodeProvider, QualifiedNameSource, ScopeProvider
 
 from ecolint.analysis import names
-from ecolint.analysis.names import UNKNOWN, find_all, imported_names, is_builtin, literal
+from ecolint.analysis.names import UNKNOWN, find_all, is_builtin, literal, qualified_names
 
 if TYPE_CHECKING:
     from ecolint.analysis.model_ids import ModelIds
@@ -43,13 +43,15 @@ _FUNCTIONS = (cst.FunctionDef,)
 # Methods that return their receiver (models, pipelines, tensors): `from_pretrained(...).to("cuda").eval()`.
 PASS_THROUGH_METHODS = frozenset({"to", "cuda", "eval", "half", "bfloat16", "float", "requires_grad_", "train"})
 # Calls that read a dict without changing it or keeping it.
-_READERS = frozenset({"print", "len", "repr", "str", "isinstance", "sorted", "list", "bool", "any", "all"})
+_READERS = frozenset(f"builtins.{name}" for name in ("print", "len", "repr", "str", "isinstance", "sorted", "list", "bool", "any", "all"))
 _LOGGING_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "log", "dumps", "dump", "pprint"})
 # Packages whose calls read the dicts they are given (a loader, a config, `json.dumps`).
 _LIBRARIES = ("transformers.", "peft.", "diffusers.", "trl.", "accelerate.", "torch.", "json.", "logging.", "pprint.")
 _READ_METHODS = frozenset({"get", "items", "keys", "values", "copy", "__contains__"})
 # Decorators that keep a function's callers the module's own.
-_PLAIN_DECORATORS = frozenset({"staticmethod", "classmethod", "property", "cache", "lru_cache", "cached_property", "no_grad", "inference_mode"})
+_PLAIN_DECORATORS = frozenset(
+    {"staticmethod", "classmethod", "property", "cache", "lru_cache", "cached_property", "no_grad", "inference_mode"}
+)
 
 KeywordNode = Union[cst.Arg, cst.DictElement, cst.Subscript, cst.Call]
 
@@ -217,7 +219,9 @@ class Flow(cst.MetadataDependent):
         expression, the right side of `and`/`or`, a `try`, a `match`, a `while`."""
         child, parent = node, self.parent(node)
         while parent is not None and not isinstance(parent, (cst.FunctionDef, cst.Lambda, cst.Module)):
-            if isinstance(parent, (cst.If, cst.Else, cst.Try, cst.ExceptHandler, cst.Match, cst.While)) and child is not getattr(parent, "test", None):
+            if isinstance(parent, (cst.If, cst.Else, cst.Try, cst.ExceptHandler, cst.Match, cst.While)) and child is not getattr(
+                parent, "test", None
+            ):
                 return True
             if isinstance(parent, cst.IfExp) and child is not parent.test:
                 return True
@@ -433,7 +437,9 @@ class Flow(cst.MetadataDependent):
             for attribute in find_all(klass, cst.Attribute):
                 if self._is_self(attribute.value):
                     call = self.parent(attribute)
-                    found.setdefault(attribute.attr.value, []).append(call if isinstance(call, cst.Call) and call.func is attribute else None)
+                    found.setdefault(attribute.attr.value, []).append(
+                        call if isinstance(call, cst.Call) and call.func is attribute else None
+                    )
             return found
 
         return self.memo(f"self_uses:{id(klass)}", compute)
@@ -650,7 +656,11 @@ class Flow(cst.MetadataDependent):
             if isinstance(parent, cst.Subscript) and parent.value is node:
                 if isinstance(grand, cst.AssignTarget):
                     statement = self.parent(grand)
-                    key = self._key(parent.slice[0].slice.value) if len(parent.slice) == 1 and isinstance(parent.slice[0].slice, cst.Index) else UNKNOWN
+                    key = (
+                        self._key(parent.slice[0].slice.value)
+                        if len(parent.slice) == 1 and isinstance(parent.slice[0].slice, cst.Index)
+                        else UNKNOWN
+                    )
                     if isinstance(key, str) and isinstance(statement, cst.Assign):
                         found.items[key] = Keyword(key, parent, statement.value, statement)
                     else:
@@ -679,14 +689,16 @@ class Flow(cst.MetadataDependent):
                 found.complete = False  # handed to code that may set keys
         return found
 
-
     def _reads_only(self, call: cst.Call) -> bool:
         """Whether a call given a dict only reads it: builtins that read, logging, and the libraries' own APIs."""
-        if any(is_builtin(self, call.func, name) for name in _READERS):
-            return True
         if isinstance(call.func, cst.Attribute) and call.func.attr.value in _LOGGING_METHODS:
             return True
-        return any(name.startswith(_LIBRARIES) for name in imported_names(self, call.func))
+        qualified = qualified_names(self, call.func)
+        if any(q.source is QualifiedNameSource.BUILTIN and q.name in _READERS for q in qualified):
+            return True
+        return not any(q.source is QualifiedNameSource.LOCAL for q in qualified) and any(
+            q.source is QualifiedNameSource.IMPORT and q.name.startswith(_LIBRARIES) for q in qualified
+        )
 
 
 def _statement_order(module: cst.Module) -> dict[int, int]:

@@ -34,6 +34,8 @@ GENERATION_TASKS = frozenset(
 )
 _MODEL_PARAMETERS = frozenset({"model"})
 _PIPELINE_PARAMETERS = frozenset({"pipe", "generator"})
+
+
 def _imports_transformers(node: cst.CSTNode) -> bool:
     if isinstance(node, cst.ImportFrom):
         return node.module is not None and code(node.module).split(".")[0] == "transformers"

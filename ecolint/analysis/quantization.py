@@ -8,7 +8,7 @@ themselves. Dicts unpacked with `**` and values bound to names are followed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 import libcst as cst

@@ -72,9 +72,7 @@ def why_small(size: ModelSize, target_gpu: str | None, training: bool = False) -
 
 def trains_kbit(flow: Flow) -> bool:
     """Whether the module sets a model up for k-bit / LoRA training (QLoRA)."""
-    return flow.memo(
-        "trains_kbit", lambda: any(imported_names(flow, call.func) & apis.KBIT_TRAINING for call in flow.calls())
-    )
+    return flow.memo("trains_kbit", lambda: any(imported_names(flow, call.func) & apis.KBIT_TRAINING for call in flow.calls()))
 
 
 def _search_dirs(context: RuleContext) -> list[Path]:

@@ -11,9 +11,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import libcst as cst
+from libcst.metadata import CodeRange
 
 from ecolint.diagnostics import Applicability, Edit, Location
 from ecolint.fixing.imports import add_imports
@@ -241,3 +242,65 @@ def write_atomically(path: Path, data: bytes) -> None:
                 os.unlink(tmp)
             except OSError:
                 pass
+
+
+class FixEdits:
+    """The text edits each fix of one module makes, as `text_edits` of the whole fixed module would
+    report them, without applying every fix to the whole module: a fix that replaces nodes is
+    diffed on the lines those nodes span, the imports it adds once per set of imports. Fixes
+    that remove or insert statements, or whose pieces meet on a line, are applied whole."""
+
+    def __init__(self, module: cst.Module, text: str, positions: Mapping[cst.CSTNode, CodeRange]) -> None:
+        self.module = module
+        self.text = text
+        self.positions = positions
+        self.starts = [0]
+        for line in split_lines(text):
+            self.starts.append(self.starts[-1] + len(line))
+        self._imports: dict[frozenset[ImportRequest], tuple[Edit, ...]] = {}
+
+    def edits(self, fix: Fix) -> tuple[Edit, ...]:
+        local = self._local(fix)
+        return local if local is not None else text_edits(self.text, apply_fixes(self.module, [fix]).code)
+
+    def _local(self, fix: Fix) -> tuple[Edit, ...] | None:
+        if any(not isinstance(new, cst.CSTNode) or isinstance(new, cst.BaseStatement) for _, new in fix.replacements):
+            return None
+        pieces = sorted(
+            ((self.positions[old], old, new) for old, new in fix.replacements), key=lambda p: (p[0].start.line, p[0].start.column)
+        )
+        edits: list[Edit] = []
+        last_row = 0
+        for where, old, new in pieces:
+            if where.start.line <= last_row + 1:
+                return None  # pieces on one line, or next to each other: the whole diff may join them
+            start, end = self._offset(where.start.line, where.start.column), self._offset(where.end.line, where.end.column)
+            if self.text[start:end] != self.module.code_for_node(old):
+                return None
+            first, after_last = self.starts[where.start.line - 1], self.starts[min(where.end.line, len(self.starts) - 1)]
+            before = self.text[first:after_last]
+            after = self.text[first:start] + self.module.code_for_node(new) + self.text[end:after_last]
+            edits.extend(_shifted(edit, where.start.line - 1) for edit in text_edits(before, after))
+            last_row = where.end.line
+        if fix.imports:
+            added = self._import_edits(frozenset(fix.imports))
+            if any(edit.end_location.row + 1 >= pieces[0][0].start.line for edit in added):
+                return None
+            edits[:0] = added
+        return tuple(edits)
+
+    def _offset(self, line: int, column: int) -> int:
+        return self.starts[line - 1] + column
+
+    def _import_edits(self, imports: frozenset[ImportRequest]) -> tuple[Edit, ...]:
+        if imports not in self._imports:
+            self._imports[imports] = text_edits(self.text, add_imports(self.module, imports).code)
+        return self._imports[imports]
+
+
+def _shifted(edit: Edit, rows: int) -> Edit:
+    return Edit(
+        edit.content,
+        Location(edit.location.row + rows, edit.location.column),
+        Location(edit.end_location.row + rows, edit.end_location.column),
+    )

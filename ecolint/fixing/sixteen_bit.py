@@ -28,7 +28,9 @@ def load_in_16_bits(flow: Flow, loader: cst.Call, request: QuantizationRequest, 
     if request.config_keyword is not None:
         removed = [request.config_keyword]
     else:
-        removed = [kw for kw in request.keywords.items.values() if kw.name in QUANTIZATION_FLAGS or kw.name.startswith(CONFIG_KEYWORD_PREFIXES)]
+        removed = [
+            kw for kw in request.keywords.items.values() if kw.name in QUANTIZATION_FLAGS or kw.name.startswith(CONFIG_KEYWORD_PREFIXES)
+        ]
     owner = removed[0].container
     if any(kw.container is not owner or not kw.editable for kw in removed):
         return None

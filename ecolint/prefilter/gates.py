@@ -253,7 +253,9 @@ def _propagate(facts: ModuleFacts, holders: _Holders, loaders: set[str]) -> None
     assignments = [
         (_mentions(a.value), a.targets if isinstance(a, ast.Assign) else [a.target]) for a in facts.assignments if a.value is not None
     ]
-    returns = [(f.name, [_mentions(n.value) for n in _walk(f) if isinstance(n, ast.Return) and n.value is not None]) for f in facts.functions]
+    returns = [
+        (f.name, [_mentions(n.value) for n in _walk(f) if isinstance(n, ast.Return) and n.value is not None]) for f in facts.functions
+    ]
     parameters: dict[str, list[str]] = {}
     for function in facts.functions:
         arguments = (*function.args.posonlyargs, *function.args.args, *function.args.kwonlyargs)

@@ -59,7 +59,11 @@ class ConflictingKbitFlags(Rule):
             four, eight = (request.keywords.get(name) for name in ("load_in_4bit", "load_in_8bit"))
             if four is None or eight is None or not self._both_on(four, eight):
                 continue
-            where = node if four.container is eight.container else max((four, eight), key=lambda kw: self.flow.order(self.flow.statement(kw.node))).node
+            where = (
+                node
+                if four.container is eight.container
+                else max((four, eight), key=lambda kw: self.flow.order(self.flow.statement(kw.node))).node
+            )
             self.report(where, f"`load_in_4bit` and `load_in_8bit` are both on: `BitsAndBytesConfig` raises ValueError: {ERROR}")
 
     def _both_on(self, four: Keyword, eight: Keyword) -> bool:
@@ -69,5 +73,3 @@ class ConflictingKbitFlags(Rule):
             return False
         # Set together: in one call or dict, or both unconditionally.
         return four.container is eight.container or not (self.flow.conditional(four.node) or self.flow.conditional(eight.node))
-
-

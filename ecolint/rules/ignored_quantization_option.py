@@ -66,7 +66,7 @@ class IgnoredQuantizationOption(Rule):
     name = "ignored-quantization-option"
     summary = "a bitsandbytes option the configuration's mode never reads"
     fix_availability = FixAvailability.SOMETIMES
-    triggers = ("llm_int8_threshold", "llm_int8_has_fp16_weight", "bnb_4bit_compute_dtype", "bnb_4bit_quant_type", "bnb_4bit_use_double_quant", "bnb_4bit_quant_storage", "llm_int8_skip_modules", "llm_int8_enable_fp32_cpu_offload")  # fmt: skip
+    triggers = tuple(sorted(EIGHT_BIT_ONLY | FOUR_BIT_ONLY | BOTH_MODES))
     gate = "keyword_or_key"
     context_words = ()
 
@@ -82,7 +82,11 @@ class IgnoredQuantizationOption(Rule):
             if not eight and not four:
                 if options and isinstance(request.call, cst.Call) and request.config_keyword is None:
                     names = ", ".join(f"`{kw.name}`" for kw in options)
-                    self.report(node, f"`BitsAndBytesConfig` with neither `load_in_8bit` nor `load_in_4bit` on selects no mode: {names} configure nothing")
+                    self.report(
+                        node,
+                        f"`BitsAndBytesConfig` with neither `load_in_8bit` nor `load_in_4bit` on selects no mode: "
+                        f"{names} configure nothing",
+                    )
                 continue
             ignored = FOUR_BIT_ONLY if eight else EIGHT_BIT_ONLY
             mode = "an 8-bit" if eight else "a 4-bit"

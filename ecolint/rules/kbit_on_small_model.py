@@ -93,7 +93,11 @@ class KbitOnSmallModel(Rule):
             request, model_id, size = load.request, load.model_id, load.size
             where = request.config_keyword.node if request.config_keyword is not None else request.keywords.items["load_in_4bit"].node
             message = f"4-bit load of `{model_id}`, {size.billions:g}B parameters (from {size.source}): {load.reason}, and NF4 costs {COST}"
-            hint = {**request_hint(self.flow, self.model_ids, request), "model": model_id, "fixed_dtype": sixteen_bit_dtype(self.flow, request)}
+            hint = {
+                **request_hint(self.flow, self.model_ids, request),
+                "model": model_id,
+                "fixed_dtype": sixteen_bit_dtype(self.flow, request),
+            }
             if is_prequantized(model_id):
                 self.report(where, message + "; load the original checkpoint in BF16 instead of this pre-quantized one", data=hint)
             else:

@@ -108,7 +108,9 @@ class QuantizedModelCast(Rule):
         dtypes = [arg for arg in call.args if self._is_dtype(arg)]
         if method == "to" and len(dtypes) < len(call.args):
             edited, comment_lost = replace_and_remove(call, dtypes[0], None, dtypes[1:])
-            return Fix("Remove the dtype, keep the device move", Applicability.UNSAFE if comment_lost else Applicability.SAFE, ((call, edited),))
+            return Fix(
+                "Remove the dtype, keep the device move", Applicability.UNSAFE if comment_lost else Applicability.SAFE, ((call, edited),)
+            )
         line = removable_statement(self.flow, call)
         return Fix(f"Remove the `{method}()` call", Applicability.SAFE, (removal(line),)) if line is not None else None
 
