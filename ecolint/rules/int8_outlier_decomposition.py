@@ -34,9 +34,10 @@ class Int8OutlierDecomposition(Rule):
     recovers about half of that. On RTX 4090D and A800 the seed measurements
     show +17% to +147% over FP16 and a 34–42% saving from the threshold alone.
 
-    FP16 (or BF16) is the most efficient choice wherever the model fits in memory:
-    on the H200 even pure INT8 still costs +47% to +110% over FP16. Use 8-bit only
-    when memory forces it, and then with `llm_int8_threshold=0.0`.
+    FP16 (or BF16) is the better choice wherever the model fits in memory: it is the
+    most efficient, and it keeps the quality that 8-bit trades away. On the H200 even
+    pure INT8 still costs +47% to +110% over FP16. Use 8-bit only when memory forces
+    it; `llm_int8_threshold=0.0` then saves energy at a cost in quality (below).
 
     A runtime value such as `load_in_8bit=args.int8` is flagged, since the
     threshold is missing whenever it is true; a literal `False` is not.
@@ -63,13 +64,21 @@ class Int8OutlierDecomposition(Rule):
     ```
 
     ## Fix safety
-    Unsafe: with the outlier decomposition off, outlier features are quantized
-    too and perplexity can rise (the LLM.int8() paper reports about +6% at 1.3B
-    and 6.7B parameters, more at 13B). Check quality on your task.
+    Unsafe, and a trade rather than a free saving. The decomposition is what makes
+    8-bit inference accurate: the LLM.int8() paper shows that quantizing the outlier
+    features too degrades quality, and sharply from about 6.7B parameters on, where
+    such features appear in every layer. The author of the energy measurements behind
+    this rule later noted (transformers PR #44407) that `llm_int8_threshold=0.0` can
+    raise perplexity by about 25%. So check quality on your task before taking this
+    fix, and prefer loading in 16 bits where memory allows: that saves more energy
+    and costs no quality. `ecolint check --measure` with real weights reports both
+    variants' perplexity beside the energy delta.
 
     ## References
     - Dettmers et al., LLM.int8(): 8-bit Matrix Multiplication for Transformers at Scale (2022)
-    - shared evidence: `h200-2026-11.md`; seed measurements on RTX 4090D and A800
+    - huggingface/transformers#44407 (energy guidance, and the perplexity cost of threshold 0.0)
+    - bitsandbytes-foundation/bitsandbytes#1867 (RTX 4090D and A800 measurements)
+    - `benchmarks/results/README.md` (H200: `--measure` of threshold 6.0 against 0.0)
     """
 
     code = "ECO101"

@@ -12,7 +12,10 @@ from ecolint.analysis.names import code, module_reference
 from ecolint.analysis.quantization import QuantizationRequest, dtype_name, enabled_flag, loader_dtype, quantization_requests, request_loader
 from ecolint.rule import FixAvailability, Rule
 
-COST = "+23% (batch 1) to +59% (batch 8) energy per token over float16 compute on H200"
+COST = (
+    "on H200 +31–46% energy per token at batch 1 and +36–94% at batch 8 with float16 activations, "
+    "+64–91% at batch 8 with bfloat16 (none detectable at batch 1)"
+)
 
 
 class KbitFloat32Compute(Rule):
@@ -24,10 +27,17 @@ class KbitFloat32Compute(Rule):
     ## Why is this bad?
     4-bit weights are dequantized to the compute dtype for every matrix multiply.
     Left unset, transformers passes `torch.float32` down to bitsandbytes, so the
-    whole model computes in float32, and bitsandbytes' own warning about a slow
-    compute dtype never fires because the dtype was set explicitly. Measured on an
-    H200 (Qwen2-1.5B shape, NF4): +23% energy per generated token at batch 1 and
-    +59% at batch 8 over `bnb_4bit_compute_dtype=torch.float16`.
+    whole model computes in float32 with either activation dtype: bitsandbytes
+    switches to the input's dtype only when no compute dtype was given, and its own
+    warning about a slow compute dtype never fires because one was. What it costs
+    depends on the activation dtype and the batch. Measured on an H200 (Qwen2-1.5B
+    shape, NF4, weights saved in bf16 or fp16), energy per generated token over the
+    matching 16-bit compute dtype:
+
+    | activations (`dtype=`) | batch 1 | batch 8 |
+    |---|---|---|
+    | float16 | +31% to +46% | +36% to +94% |
+    | bfloat16 | nothing detectable (−9% to +7%) | +64% to +91% |
 
     A runtime value such as `load_in_4bit=args.four_bit` is flagged, since the
     compute dtype is missing whenever it is true. An explicit
@@ -55,7 +65,7 @@ class KbitFloat32Compute(Rule):
     `import torch` where needed.
 
     ## References
-    - shared evidence: `h200-2026-11.md` (nf4 with the compute dtype left at its default)
+    - `benchmarks/results/README.md`, "ECO104 by activation dtype and batch" (H200, 2026-12)
     """
 
     code = "ECO104"
