@@ -196,16 +196,16 @@ def runs_at_most_once(loop: Loop) -> bool:
     return False
 
 
-def iterates_batches(loop: Loop) -> bool:
-    """The loop walks batches or chunks, not single items: `range(0, n, bs)`, `for batch in ...`."""
+def iterates_batches(loop: Loop, by_name: bool = True) -> bool:
+    """The loop walks batches, not single items: `range(0, n, bs)`, or (by_name) `for batch in ...`."""
     module = cst.Module(body=())
     for iterable in loop_iterables(loop):
         is_range = isinstance(iterable, cst.Call) and isinstance(iterable.func, cst.Name) and iterable.func.value == "range"
         if is_range and len(iterable.args) == 3:  # type: ignore[union-attr]
             return True
-        if any(word in module.code_for_node(iterable).lower() for word in _BATCH_WORDS):
+        if by_name and any(word in module.code_for_node(iterable).lower() for word in _BATCH_WORDS):
             return True
-    return any(word in name.lower() for name in loop_targets(loop) for word in _BATCH_WORDS)
+    return by_name and any(word in name.lower() for name in loop_targets(loop) for word in _BATCH_WORDS)
 
 
 def body_of(loop: Loop) -> cst.CSTNode:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import libcst as cst
 from libcst.metadata import ParentNodeProvider, ScopeProvider
 
@@ -53,8 +55,10 @@ class UnbatchedGenerationLoop(Rule):
     a tokenizer called with `padding=True`), loops whose next input depends on the
     previous output (chat and agent loops, iterative refinement, anything reading
     `input()`), streaming (`streamer=`), loops that run once, and `while` loops.
-    Per-item calls whose inputs come from the loop item are required, so sampling
-    the same prompt several times is not flagged here.
+    Per-item calls whose inputs come from a loop's item are required: an inner loop that
+    repeats the same input (sampling a prompt several times, trying settings) is judged
+    by the loop around it, and gets advice only. A pipeline given a loop's `chunk` or
+    `batch` without `batch_size=` still runs one item at a time, and is flagged.
 
     ## Example
     ```python
@@ -120,15 +124,15 @@ class UnbatchedGenerationLoop(Rule):
     def visit_Call(self, node: cst.Call) -> None:
         kind = self.calls.kind(node)
         if kind is not None:
-            loop = self._independent_loop(node, node.args)
-            if loop is not None:
-                message = f"`{code(node.func)}` runs once per item in a loop: {COST}"
-                self.report(node, message, self._fix(node, kind, loop), self._hint(node, kind))
+            found = self._independent_loop(node, node.args, kind)
+            if found is not None:
+                loop, innermost = found
+                fix = self._fix(node, kind, loop) if innermost else Fix(ADVICE[kind], Applicability.DISPLAY_ONLY, ())
+                self.report(node, f"`{code(node.func)}` runs once per item in a loop: {COST}", fix, self._hint(node, kind))
             return
         helper_kind = self._helper_kind(node)
         if helper_kind is not None:
-            loop = self._independent_loop(node, node.args)
-            if loop is not None:
+            if self._independent_loop(node, node.args) is not None:
                 name = code(node.func)
                 message = f"`{name}()` generates for one item and runs once per item in a loop: {COST}"
                 advice = f"{ADVICE[helper_kind]} inside `{name}`, and call it with the whole list"
@@ -140,25 +144,33 @@ class UnbatchedGenerationLoop(Rule):
         hint = load_call_hint(self.flow, self.model_ids, loader) if loader is not None else {"model": None}
         return {**hint, "batch": 1, "fixed_batch": batching.BATCH_SIZE}
 
-    def _independent_loop(self, call: cst.Call, args: tuple[cst.Arg, ...] | list[cst.Arg]) -> Loop | None:
-        """The loop that runs `call` once per independent item, if there is one."""
-        loop = enclosing_loop(self, call)
-        if loop is None or isinstance(loop, cst.While) or runs_at_most_once(loop) or iterates_batches(loop):
-            return None
+    def _independent_loop(self, call: cst.Call, args: Sequence[cst.Arg], kind: Kind | None = None) -> tuple[Loop, bool] | None:
+        """The loop that runs `call` once per independent item, and whether it is the innermost one.
+
+        An inner loop whose item the call does not read (`for model in models:` inside
+        `for prompt in prompts:`) leaves the question to the loop around it. A pipeline
+        given a loop's `chunk` or `batch` without `batch_size=` still runs one item at a time.
+        """
         if any(a.keyword is not None and a.keyword.value == "streamer" for a in args):
             return None
         if any(isinstance(a.value, (cst.List, cst.ListComp)) for a in args):
             return None  # already given a batch
-        body = body_of(loop)
-        if self._reads_input_or_pads(body):
-            return None
+        by_name = kind != "pipeline" or any(a.keyword is not None and a.keyword.value == "batch_size" for a in args)
         argument_names = set().union(*(names_read(a.value) for a in args)) if args else set()
-        if not argument_names & flow_forward(body, loop_targets(loop)):
-            return None  # the same input every time: not one call per item
-        produced = flow_forward(body, set(), seeds=[call])
-        if produced & flow_backward(body, argument_names):
-            return None  # the next input depends on this output
-        return loop
+        loop, innermost = enclosing_loop(self, call), True
+        while loop is not None:
+            if isinstance(loop, cst.While) or runs_at_most_once(loop) or iterates_batches(loop, by_name):
+                return None
+            body = body_of(loop)
+            if self._reads_input_or_pads(body):
+                return None
+            if argument_names & flow_forward(body, loop_targets(loop)):
+                produced = flow_forward(body, set(), seeds=[call])
+                if produced & flow_backward(body, argument_names):
+                    return None  # the next input depends on this output
+                return loop, innermost
+            loop, innermost = enclosing_loop(self, loop), False  # the same input every time here
+        return None
 
     def _reads_input_or_pads(self, body: cst.CSTNode) -> bool:
         """An interactive loop (`input()`), or a tokenizer or processor padding a batch of items."""
