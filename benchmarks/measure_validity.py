@@ -5,7 +5,7 @@ Run on a GPU machine from the repository root (the `measure` extra installed):
     python benchmarks/measure_validity.py lag --out lag.json
     python benchmarks/measure_validity.py aa --trials 20 --out aa.json
     python benchmarks/measure_validity.py rows --out-dir reports/ [--only qwen2-1.5b]
-    python benchmarks/measure_validity.py summarize --aa aa.json reports/*.json --out benchmarks/results/validity.json
+    python benchmarks/measure_validity.py summarize --aa aa-1.json aa-2.json --reports reports/*.json --out benchmarks/results/validity.json
 
 `lag`: a square wave of GPU load (0.5 s of matrix products, 0.5 s idle, six times) against the
 energy counter, polled as `--measure` polls it: the counter's tick, and how far its reading
@@ -245,7 +245,8 @@ def rows(args: argparse.Namespace) -> None:
 
 
 def summarize(args: argparse.Namespace) -> None:
-    aa_data = json.loads(Path(args.aa).read_text(encoding="utf-8")) if args.aa else None
+    aa_runs = [json.loads(Path(name).read_text(encoding="utf-8")) for name in args.aa or []]
+    aa_trials = [{**trial, "run": Path(name).name} for name, run in zip(args.aa or [], aa_runs) for trial in run["trials"]]
     found = []
     reports = {}
     for name in args.reports:
@@ -281,9 +282,11 @@ def summarize(args: argparse.Namespace) -> None:
     order = {(shape, code): i for i, (shape, _, code) in enumerate(ROWS)}
     found.sort(key=lambda r: order.get((r["shape"], r["code"]), 99))
     measured = [r for r in found if "delta_percent" in r]
-    aa_summary = aa_data["summary"] if aa_data else None
+    aa_summary = {**_aa_summary(aa_trials), "runs": len(aa_runs)} if aa_runs else None
+    if aa_summary:
+        aa_summary["sessions"] = len({(t["run"], t["session"]) for t in aa_trials})
     done = {
-        "aa": bool(aa_summary and aa_summary["trials"] >= 20 and aa_summary["false_positives"] <= 1),
+        "aa_20_trials_at_most_1_false_positive": bool(aa_summary and aa_summary["trials"] >= 20 and aa_summary["false_positives"] <= 1),
         "rows_measured": f"{len(measured)} of {len(ROWS)}",
         "rows_within_5_points": all(r["half_width"] <= 5 for r in measured),
         "rows_with_evidence_direction": all(r["direction_as_evidence"] for r in measured),
@@ -293,8 +296,11 @@ def summarize(args: argparse.Namespace) -> None:
         "aa": aa_summary,
         "rows": found,
         "criteria": done,
-        "aa_run": {k: aa_data[k] for k in ("when", "gpu", "machine", "libraries", "settings", "weights_seconds")} if aa_data else None,
-        "aa_trials": aa_data["trials"] if aa_data else [],
+        "aa_runs": [
+            {"file": Path(name).name, **{k: run[k] for k in ("when", "gpu", "machine", "libraries", "settings", "weights_seconds", "summary")}}
+            for name, run in zip(args.aa or [], aa_runs)
+        ],
+        "aa_trials": aa_trials,
         "reports": reports,
     }
     Path(args.out).write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
@@ -344,8 +350,8 @@ def main() -> None:
     p.add_argument("extra", nargs="*", help="more `ecolint check` options, after --")
     p.set_defaults(func=rows)
     p = sub.add_parser("summarize")
-    p.add_argument("--aa")
-    p.add_argument("reports", nargs="*")
+    p.add_argument("--aa", nargs="*", help="A/A results of `aa`, one file per run")
+    p.add_argument("--reports", nargs="*", default=[])
     p.add_argument("--out", default="benchmarks/results/validity.json")
     p.set_defaults(func=summarize)
     args = parser.parse_args()

@@ -247,3 +247,78 @@ def test_the_counter_is_interpolated_between_its_ticks_and_sampled_power_is_the_
     monkeypatch.setitem(sys.modules, "pynvml", _FakeNvml(counter=False, power=False))
     with pytest.raises(MeasureError, match="neither the energy counter nor power readings"):
         energy.gpu_recorder()
+
+
+def test_every_checkpoint_of_the_size_table_has_an_architecture_whose_size_matches():
+    """`--synthetic` knows every model the size table knows (ecolint/data/architectures.json).
+
+    An entry added to `model_sizes.json` needs `checkpoints[<id>] = <shape>` in
+    architectures.json and, for a new shape, `shapes[<shape>]` (config.json's fields); a
+    vision-language checkpoint maps to its language model's shape and records the rest
+    (vision or audio encoders, projectors) in `encoders_billions[<id>]`.
+    """
+    import json
+    from pathlib import Path
+
+    from ecolint.analysis.models import parameters_from_config
+
+    data = Path(__file__).resolve().parent.parent / "ecolint" / "data"
+    sizes = json.loads((data / "model_sizes.json").read_text(encoding="utf-8"))["billions_of_parameters"]
+    table = json.loads((data / "architectures.json").read_text(encoding="utf-8"))
+    shapes, checkpoints, encoders = table["shapes"], table["checkpoints"], table.get("encoders_billions", {})
+    assert sorted(checkpoints) == sorted(sizes), "architectures.json and model_sizes.json list different checkpoints"
+    assert set(checkpoints.values()) <= set(shapes) and set(encoders) <= set(checkpoints)
+    # Counted by parameters_from_config, a shape's size (head tied or not, plus what it leaves out) is the table's
+    # within 10%; a few layouts that counter does not know are counted nowhere here (built on torch's meta device
+    # they matched within 5% when recorded).
+    uncounted = {"recurrent_gemma", "gemma3n_text", "bart", "xglm"}
+    wrong = []
+    for checkpoint, billions in sizes.items():
+        config = shapes[checkpoints[checkpoint]]
+        left_out = encoders.get(checkpoint, 0.0)
+        assert 0 <= left_out < billions, checkpoint
+        if config["model_type"] in uncounted:
+            continue
+        counts = [parameters_from_config({**config, "tie_word_embeddings": tied}) for tied in (True, False)]
+        assert None not in counts, checkpoint
+        if min(abs(n / 1e9 + left_out - billions) for n in counts) > 0.1 * billions:
+            wrong.append((checkpoint, [round(n / 1e9 + left_out, 2) for n in counts], billions))
+    assert not wrong
+
+
+def test_every_shape_is_a_config_transformers_builds():
+    transformers = pytest.importorskip("transformers")
+    import json
+    from pathlib import Path
+
+    if int(transformers.__version__.split(".")[0]) < 5:
+        pytest.skip("the shapes are checked against transformers 5")
+    path = Path(__file__).resolve().parent.parent / "ecolint" / "data" / "architectures.json"
+    shapes = json.loads(path.read_text(encoding="utf-8"))["shapes"]
+    names = set(dir(transformers))  # the lazy module lists its classes without importing them
+    for name, config in shapes.items():
+        settings = dict(config)
+        built = transformers.AutoConfig.for_model(settings.pop("model_type"), **settings)
+        assert config["architectures"][0] in names, name
+        assert built.model_type == config["model_type"], name
+
+
+def test_the_workload_takes_max_new_tokens_from_the_code(tmp_path):
+    from ecolint.diagnostics import Finding, Location
+    from ecolint.measure.workloads import workload_for
+
+    def finding(source: str, row: int, column: int, code: str = "ECO103") -> Finding:
+        path = tmp_path / "m.py"
+        path.write_text(source, encoding="utf-8")
+        data = {"model": "Qwen/Qwen2-1.5B", "batch": 1, "fixed_batch": 8, "quantization": {"load_in_4bit": True}}
+        return Finding(code, "x", "", str(path), Location(row, column), Location(row, column), data=data)
+
+    two = "a = m.generate(x, max_new_tokens=32)\nb = m.generate(y, max_new_tokens=128)\n"
+    own = workload_for(finding(two, 2, 5))
+    assert (own.new_tokens, own.new_tokens_from) == (128, "line 2")  # the finding's own call
+    elsewhere = workload_for(finding(two, 9, 1, "ECO104"))
+    assert (elsewhere.new_tokens, elsewhere.new_tokens_from) == (64, "default")  # the file's calls disagree
+    agreed = workload_for(finding("c = load()\nm.generate(x, max_new_tokens=16)\n", 1, 5, "ECO104"))
+    assert (agreed.new_tokens, agreed.new_tokens_from) == (16, "line 2")
+    assert agreed.fixed.quantization == {"load_in_4bit": True, "bnb_4bit_compute_dtype": "bfloat16"}
+    assert "16 new tokens (line 2)" == agreed.describe()

@@ -137,7 +137,7 @@ def resolve_weights(model: str, options: MeasureOptions, search_dirs: Sequence[P
         return cached.parent, "Hugging Face cache"
     if not options.synthetic:
         raise MeasureError(f"`{model}` is not in the local Hugging Face cache (nothing is downloaded); use --synthetic for random weights")
-    from ecolint.measure.synthetic import config_for, ensure_checkpoint
+    from ecolint.measure.synthetic import config_for, encoders_billions, ensure_checkpoint
 
     config = config_for(model, search_dirs)
     if config is None:
@@ -146,7 +146,10 @@ def resolve_weights(model: str, options: MeasureOptions, search_dirs: Sequence[P
         needed, free = _weights_gib(model, Variant("16-bit")), _free_gpu_gib()
         if free is not None and needed > free:
             raise MeasureError(f"too large for the card: random weights need about {needed:.0f} GiB in 16 bits, {free:.0f} GiB free")
-    return ensure_checkpoint(model, config, options.device, options.timeout_s), SYNTHETIC
+    found = local_config(model, search_dirs) or cached_config(model)
+    left_out = 0.0 if found is not None else encoders_billions(model)
+    label = f"{SYNTHETIC}; the language model only: {left_out:g}B of encoders not built" if left_out else SYNTHETIC
+    return ensure_checkpoint(model, config, options.device, options.timeout_s), label
 
 
 def _free_gpu_gib() -> float | None:
@@ -338,7 +341,7 @@ def measure(workload: Workload, options: MeasureOptions, search_dirs: Sequence[P
         result.shares_per_call = session.shares
         result.delta = session.compare()
         result.order_seed = session.order_seed
-        if result.weights != SYNTHETIC:
+        if not result.weights.startswith(SYNTHETIC):
             session.perplexities()
         result.flagged, result.fixed = session.arms
     except MeasureError as exc:

@@ -32,11 +32,22 @@ def _table() -> dict[str, Any]:
 
 
 def shipped_config(model_id: str) -> dict[str, Any] | None:
-    """The config ecolint ships for a checkpoint of its size table (`architectures.json`), if any."""
+    """The config ecolint ships for a checkpoint of its size table (`architectures.json`), if any.
+
+    The file maps each checkpoint to a shape (`checkpoints`), each shape to config.json fields
+    (`shapes`). A vision-language checkpoint maps to its language model, which is all that
+    text generation runs; `encoders_billions` records what that leaves out.
+    """
     table = _table()
     checkpoints = {name.lower(): shape for name, shape in table["checkpoints"].items()}
     shape = checkpoints.get(model_id.strip().lower())
     return dict(table["shapes"][shape]) if shape else None
+
+
+def encoders_billions(model_id: str) -> float:
+    """Billions of parameters of a multimodal checkpoint that its shipped config leaves out (its vision or audio encoders)."""
+    found = {name.lower(): size for name, size in _table().get("encoders_billions", {}).items()}
+    return float(found.get(model_id.strip().lower(), 0.0))
 
 
 def config_for(model_id: str, search_dirs: Sequence[Path] = ()) -> dict[str, Any] | None:
