@@ -297,7 +297,10 @@ def summarize(args: argparse.Namespace) -> None:
         "rows": found,
         "criteria": done,
         "aa_runs": [
-            {"file": Path(name).name, **{k: run[k] for k in ("when", "gpu", "machine", "libraries", "settings", "weights_seconds", "summary")}}
+            {
+                "file": Path(name).name,
+                **{k: run[k] for k in ("when", "gpu", "machine", "libraries", "settings", "weights_seconds", "summary")},
+            }
             for name, run in zip(args.aa or [], aa_runs)
         ],
         "aa_trials": aa_trials,

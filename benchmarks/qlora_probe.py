@@ -144,6 +144,26 @@ def run_config(path: Path, base: str, checkpointing: bool, args: argparse.Namesp
     return result
 
 
+def table(results: dict[str, Any]) -> str:
+    """The results as a text table, J per 1k training tokens against the bf16 base of the same setting."""
+    lines = [f"{results['when']}, {results['gpu']['name']}, " + ", ".join(f"{k} {v}" for k, v in results["libraries"].items() if v)]
+    lines.append("shape       base  checkpointing  J/1k train tok  vs bf16   tok/s   step s  peak GiB  adapter")
+    for shape, found in results["shapes"].items():
+        rows = found.get("configs", [])
+        bf16 = {r["gradient_checkpointing"]: r["joules_per_1k_tokens"] for r in rows if r.get("base") == "bf16" and "error" not in r}
+        for r in rows:
+            if "error" in r:
+                lines.append(f"{shape:11s} {r['base']:5s} {str(r['gradient_checkpointing']):13s}  error: {r['error']}")
+                continue
+            base = bf16.get(r["gradient_checkpointing"])
+            versus = f"{(r['joules_per_1k_tokens'] / base - 1) * 100:+.0f}%" if base else ""
+            lines.append(
+                f"{shape:11s} {r['base']:5s} {str(r['gradient_checkpointing']):13s}  {r['joules_per_1k_tokens']:14.1f}  {versus:>7s}  "
+                f"{r['tokens_per_second']:6.0f}  {r['step_seconds']:7.3f}  {r['peak_memory_gib']:8.2f}  {r['adapter']}"
+            )
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shapes", nargs="*", default=["qwen2-1.5b"], choices=sorted(SHAPES))
@@ -154,7 +174,11 @@ def main() -> None:
     parser.add_argument("--window-seconds", type=float, default=2.0)
     parser.add_argument("--budget", type=float, default=120.0, help="seconds; a shape not started within it is skipped")
     parser.add_argument("--out", default="benchmarks/results/h200-eco107-qlora.json")
+    parser.add_argument("--table", metavar="JSON", help="print the table of an earlier run's results and exit")
     args = parser.parse_args()
+    if args.table:
+        print(table(json.loads(Path(args.table).read_text(encoding="utf-8"))), end="")
+        return
 
     import torch
 
@@ -194,6 +218,7 @@ def main() -> None:
                 Path(args.out).write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     recorder.stop()
     Path(args.out).write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+    print(table(results), end="")
 
 
 if __name__ == "__main__":
