@@ -18,6 +18,11 @@ _MODEL_LOADERS = frozenset({"from_pretrained", "from_config"})
 _PIPELINE_LOADERS = frozenset({"pipeline"})
 _MODEL_PARAMETERS = frozenset({"model"})
 _PIPELINE_PARAMETERS = frozenset({"pipe", "generator"})
+# The options of `BitsAndBytesConfig` (ECO110 says which mode reads which).
+BITSANDBYTES_OPTIONS = (
+    "llm_int8_threshold", "llm_int8_has_fp16_weight", "llm_int8_skip_modules", "llm_int8_enable_fp32_cpu_offload",
+    "bnb_4bit_compute_dtype", "bnb_4bit_quant_type", "bnb_4bit_use_double_quant", "bnb_4bit_quant_storage",
+)  # fmt: skip
 # A pseudo-name: "calls a model loader that may quantize" in `_mentions`.
 _QUANTIZED_LOAD = "\0quantized-load"
 _QUANTIZATION_KEYWORDS = frozenset({"load_in_8bit", "load_in_4bit", "quantization_config"})
@@ -71,6 +76,8 @@ class ModuleFacts:
         self.parameters: set[str] = set()
         self.imports_transformers = False
         self.tree = tree
+        self.config_names = {"BitsAndBytesConfig"}  # and its import aliases
+        self.keyword_callees: set[str] = set()  # the last names of the calls given keywords (or `**`)
         for node in _walk(tree):
             kind = type(node)
             if kind is ast.keyword:
@@ -79,8 +86,12 @@ class ModuleFacts:
                 self.keys.update(k.value for k in node.keys if type(k) is ast.Constant)  # type: ignore[attr-defined]
             elif kind is ast.Subscript and type(node.slice) is ast.Constant:  # type: ignore[attr-defined]
                 self.keys.add(node.slice.value)  # type: ignore[attr-defined]  # `kwargs["load_in_8bit"] = True`
-            elif kind is ast.Call and type(node.func) is ast.Attribute and node.func.attr == "setdefault":  # type: ignore[attr-defined]
-                self.keys.update(a.value for a in node.args[:1] if type(a) is ast.Constant)  # type: ignore[attr-defined]
+            elif kind is ast.Call:
+                func = node.func  # type: ignore[attr-defined]
+                if type(func) is ast.Attribute and func.attr == "setdefault":
+                    self.keys.update(a.value for a in node.args[:1] if type(a) is ast.Constant)  # type: ignore[attr-defined]
+                if node.keywords:  # type: ignore[attr-defined]
+                    self.keyword_callees.add(_last_name(func))  # type: ignore[arg-type]
             elif kind is ast.arg:
                 self.parameters.add(node.arg)  # type: ignore[attr-defined]
             elif kind is ast.Assign or kind is ast.AnnAssign:
@@ -101,6 +112,8 @@ class ModuleFacts:
                 self.model_loaders.add(alias.asname)
             if alias.asname and imported in _PIPELINE_LOADERS:
                 self.pipeline_loaders.add(alias.asname)
+            if alias.asname and imported == "BitsAndBytesConfig":
+                self.config_names.add(alias.asname)
 
     def calls_in_loops(self) -> list[ast.Call]:
         """Every call inside a loop (a nested loop's calls once)."""
@@ -126,6 +139,23 @@ def keyword_or_key(facts: ModuleFacts, words: tuple[str, ...]) -> bool:
     load_in_8bit=False)`) is not one.
     """
     return any(word in facts.keywords or word in facts.keys for word in words)
+
+
+def bitsandbytes_config(facts: ModuleFacts, words: tuple[str, ...]) -> bool:
+    """ECO109: the rule's words given to a bitsandbytes configuration: a `BitsAndBytesConfig(...)`
+    call (or an import alias) with keywords or a `**mapping`, or a `quantization_config` keyword
+    or key, and the words keywords or keys somewhere (`keyword_or_key`)."""
+    return _configured(facts) and keyword_or_key(facts, words)
+
+
+def bitsandbytes_config_options(facts: ModuleFacts, words: tuple[str, ...]) -> bool:
+    """ECO110: a bitsandbytes configuration (as `bitsandbytes_config` finds one) and one of its
+    options a keyword or key somewhere; the rule's words are where configurations are written."""
+    return _configured(facts) and keyword_or_key(facts, BITSANDBYTES_OPTIONS)
+
+
+def _configured(facts: ModuleFacts) -> bool:
+    return bool(facts.keyword_callees & facts.config_names) or "quantization_config" in facts.keywords | facts.keys
 
 
 def generation_in_loop(facts: ModuleFacts, words: tuple[str, ...]) -> bool:

@@ -24,6 +24,7 @@ from ecolint.prefilter.stages import code_view
 
 _LINES = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 _WORD = re.compile(r"\w+")
+_SELF_NAME = re.compile(r"\bself\s*\.\s*(\w+)")
 _SCOPE_WORDS = frozenset({"global"})  # rebinds a module-level name (`nonlocal`, `import` bind locals)
 _UNSETTERS = frozenset({"setattr", "delattr", "del"})  # with a module-level name: may change it
 _DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
@@ -43,6 +44,7 @@ class _Function:
     body_words: set[str]
     only_child: bool  # the first statement of a class body that holds nothing but functions
     owner: str | None  # the class it is a method of
+    self_names: frozenset[str]  # the attributes of `self` its body names (`self.load(...)`)
 
 
 def _functions(tree: ast.Module, lines: list[str]) -> list[_Function]:
@@ -66,7 +68,10 @@ def _functions(tree: ast.Module, lines: list[str]) -> list[_Function]:
             body_words = Counter(_WORD.findall(code))
             only_child = all_functions and position == 0
             found.append(
-                _Function(function.name, start, first, last, indent, header + body_words, header, code, set(body_words), only_child, owner)
+                _Function(
+                    function.name, start, first, last, indent, header + body_words, header, code, set(body_words), only_child, owner,
+                    frozenset(_SELF_NAME.findall(code)),
+                )  # fmt: skip
             )
     return found
 
@@ -153,26 +158,36 @@ def skeleton(text: str, tree: ast.Module, rule_words: Iterable[str]) -> Skeleton
 
 
 def _connected(dropped: list[_Function], functions: list[_Function], text: str) -> list[_Function]:
-    """Those of `dropped` that still go once calls are followed: the flow reads a kept
-    function's callers (their arguments reach its parameters) and what the code kept calls
-    (what a factory returns reaches its caller), so a function whose body names a kept one
-    (a kept `__init__` stands for its class), or that the code kept names, is kept too."""
+    """Those of `dropped` that still go once calls are followed as the flow follows them: a
+    module-level function called by name, a method through `self.name` in its own class, a
+    class's `__init__` through the class's name. The flow reads a kept function's callers
+    (their arguments reach its parameters) and what kept code calls (what a factory returns
+    reaches its caller), so both sides of such a call are kept."""
     left = Counter(_words(text))
     for function in dropped:
         left.subtract(function.words)
-    names = {f.name for f in functions if f not in dropped}
-    names |= {f.owner for f in functions if f not in dropped and f.owner and f.name == "__init__"}
+    kept = [f for f in functions if all(f is not d for d in dropped)]
     while True:
-        more = [f for f in dropped if left[f.name] > 0 or not names.isdisjoint(f.body_words)]
+        functions_kept = {f.name for f in kept if f.owner is None}
+        classes_kept = {f.owner for f in kept if f.owner and f.name == "__init__"}
+        methods_kept = {(f.owner, f.name) for f in kept if f.owner}
+        self_called = {(f.owner, name) for f in kept if f.owner for name in f.self_names}
+
+        def connected(f: _Function) -> bool:
+            if f.owner is None and left[f.name] > 0:
+                return True  # named by the code kept (outside functions, or in a kept one)
+            if f.owner and ((f.owner, f.name) in self_called or (f.name == "__init__" and left[f.owner] > 0)):
+                return True
+            calls_kept = not f.body_words.isdisjoint(functions_kept | classes_kept)
+            return calls_kept or any((f.owner, name) in methods_kept for name in f.self_names)
+
+        more = [f for f in dropped if connected(f)]
         if not more:
             return dropped
         for function in more:
             left.update(function.words)
-            names.add(function.name)
-            if function.owner and function.name == "__init__":
-                names.add(function.owner)
-        back = {id(f) for f in more}
-        dropped = [f for f in dropped if id(f) not in back]
+        kept += more
+        dropped = [f for f in dropped if all(f is not m for m in more)]
 
 
 def _mutation_of(names: set[str]) -> re.Pattern[str]:

@@ -49,7 +49,7 @@ class ConflictingKbitFlags(Rule):
     summary = "`load_in_4bit` and `load_in_8bit` both true in one configuration: a `ValueError`"
     triggers = ("load_in_4bit",)
     requires = ("load_in_8bit",)
-    gate = "keyword_or_key"
+    gate = "bitsandbytes_config"
     context_words = ()
 
     def visit_Call(self, node: cst.Call) -> None:
