@@ -34,6 +34,7 @@ class RuleSpec:
     imports: tuple[str, ...] = ()
     gate: str | None = None
     context_words: tuple[str, ...] | None = None
+    follows_calls: bool = True
 
     @classmethod
     def of(cls, rule: type[Rule]) -> RuleSpec:
@@ -49,6 +50,7 @@ class RuleSpec:
             tuple(rule.imports),
             rule.gate,
             None if rule.context_words is None else tuple(rule.context_words),
+            rule.follows_calls,
         )
 
     def load(self) -> type[Rule]:

@@ -177,7 +177,7 @@ def _skeleton(text: str, specs: Sequence[RuleSpec], tree: ast.Module | None) -> 
     if tree is None:
         return None
     words = {bare(word) for spec in specs for word in (*spec.triggers, *spec.requires, *(spec.context_words or ()))}
-    return skeleton(text, tree, words)
+    return skeleton(text, tree, words, follow_calls=any(spec.follows_calls for spec in specs))
 
 
 def _parse_skeleton(parsed: Skeleton) -> cst.Module | None:

@@ -64,6 +64,9 @@ class Rule(cst.BatchableCSTVisitor):
     # bindings, imports and these words (so `ecolint.prefilter.skeleton` may drop other bodies);
     # None: it reads the whole module.
     context_words: ClassVar[tuple[str, ...] | None] = None
+    # Whether it reads values through the module's calls (parameters from call sites, factories'
+    # returns), so the skeleton keeps both sides of every call a kept function makes or receives.
+    follows_calls: ClassVar[bool] = True
 
     METADATA_DEPENDENCIES = names.METADATA
 

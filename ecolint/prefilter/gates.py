@@ -84,7 +84,7 @@ class ModuleFacts:
                 self.keywords.add(node.arg)  # type: ignore[attr-defined]
             elif kind is ast.Dict:
                 self.keys.update(k.value for k in node.keys if type(k) is ast.Constant)  # type: ignore[attr-defined]
-            elif kind is ast.Subscript and type(node.slice) is ast.Constant:  # type: ignore[attr-defined]
+            elif kind is ast.Subscript and type(node.slice) is ast.Constant and type(node.ctx) is ast.Store:  # type: ignore[attr-defined]
                 self.keys.add(node.slice.value)  # type: ignore[attr-defined]  # `kwargs["load_in_8bit"] = True`
             elif kind is ast.Call:
                 func = node.func  # type: ignore[attr-defined]

@@ -113,15 +113,18 @@ class Skeleton:
         return self.rows[row - 1] if 0 < row <= len(self.rows) else row
 
 
-def skeleton(text: str, tree: ast.Module, rule_words: Iterable[str]) -> Skeleton | None:
-    """`text` without the functions no rule can read, or with them stubbed; None when none can go."""
+def skeleton(text: str, tree: ast.Module, rule_words: Iterable[str], follow_calls: bool = True) -> Skeleton | None:
+    """`text` without the functions no rule can read, or with them stubbed; None when none can go.
+    With `follow_calls`, a function one that is kept calls, or that calls it, is kept too."""
     lines = _LINES.findall(text)
     functions = _functions(tree, lines)
     bindings, aliases = _module_level(tree)
     readable = set(rule_words) | _SCOPE_WORDS
     readable |= {alias for alias, name in aliases.items() if name in readable}
     mutated = _mutation_of(bindings) if bindings else None
-    dropped = _connected([f for f in functions if not _readable(f, readable, bindings, mutated)], functions, text)
+    dropped = [f for f in functions if not _readable(f, readable, bindings, mutated)]
+    if follow_calls:
+        dropped = _connected(dropped, functions, text)
     if not dropped:
         return None
     left = Counter(_words(text))

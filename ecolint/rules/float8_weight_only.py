@@ -65,6 +65,7 @@ class Float8WeightOnly(Rule):
     triggers = ("Float8WeightOnlyConfig", "float8_weight_only")
     imports = ("torchao", "transformers")
     context_words = ()
+    follows_calls = False
 
     def visit_Call(self, node: cst.Call) -> None:
         names = imported_names(self.flow, node.func)
