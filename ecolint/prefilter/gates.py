@@ -78,6 +78,8 @@ class ModuleFacts:
         self.tree = tree
         self.config_names = {"BitsAndBytesConfig"}  # and its import aliases
         self.keyword_callees: set[str] = set()  # the last names of the calls given keywords (or `**`)
+        self.unpacking_callees: set[str] = set()  # ... given a `**mapping`
+        self.stored_keys: set[object] = set()  # `d["load_in_8bit"] = ...`, `d.setdefault("load_in_8bit", ...)`
         for node in _walk(tree):
             kind = type(node)
             if kind is ast.keyword:
@@ -85,13 +87,15 @@ class ModuleFacts:
             elif kind is ast.Dict:
                 self.keys.update(k.value for k in node.keys if type(k) is ast.Constant)  # type: ignore[attr-defined]
             elif kind is ast.Subscript and type(node.slice) is ast.Constant and type(node.ctx) is ast.Store:  # type: ignore[attr-defined]
-                self.keys.add(node.slice.value)  # type: ignore[attr-defined]  # `kwargs["load_in_8bit"] = True`
+                self.stored_keys.add(node.slice.value)  # type: ignore[attr-defined]  # `kwargs["load_in_8bit"] = True`
             elif kind is ast.Call:
                 func = node.func  # type: ignore[attr-defined]
                 if type(func) is ast.Attribute and func.attr == "setdefault":
-                    self.keys.update(a.value for a in node.args[:1] if type(a) is ast.Constant)  # type: ignore[attr-defined]
+                    self.stored_keys.update(a.value for a in node.args[:1] if type(a) is ast.Constant)  # type: ignore[attr-defined]
                 if node.keywords:  # type: ignore[attr-defined]
                     self.keyword_callees.add(_last_name(func))  # type: ignore[arg-type]
+                if any(k.arg is None for k in node.keywords):  # type: ignore[attr-defined]
+                    self.unpacking_callees.add(_last_name(func))  # type: ignore[arg-type]
             elif kind is ast.arg:
                 self.parameters.add(node.arg)  # type: ignore[attr-defined]
             elif kind is ast.Assign or kind is ast.AnnAssign:
@@ -114,6 +118,12 @@ class ModuleFacts:
                 self.pipeline_loaders.add(alias.asname)
             if alias.asname and imported == "BitsAndBytesConfig":
                 self.config_names.add(alias.asname)
+
+    def dicts_reach_loads(self) -> bool:
+        """Whether a dict built step by step can reach a load: `**` into a loader or a config, or
+        `quantization_config=` / `model_kwargs=` given."""
+        receivers = self.model_loaders | self.pipeline_loaders | self.config_names
+        return bool(self.unpacking_callees & receivers) or not {"quantization_config", "model_kwargs"}.isdisjoint(self.keywords)
 
     def calls_in_loops(self) -> list[ast.Call]:
         """Every call inside a loop (a nested loop's calls once)."""
@@ -138,7 +148,9 @@ def keyword_or_key(facts: ModuleFacts, words: tuple[str, ...]) -> bool:
     item assignments; a parameter or an attribute of that name (`def __init__(self,
     load_in_8bit=False)`) is not one.
     """
-    return any(word in facts.keywords or word in facts.keys for word in words)
+    if any(word in facts.keywords or word in facts.keys for word in words):
+        return True
+    return facts.dicts_reach_loads() and any(word in facts.stored_keys for word in words)
 
 
 def bitsandbytes_config(facts: ModuleFacts, words: tuple[str, ...]) -> bool:
