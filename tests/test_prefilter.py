@@ -174,3 +174,10 @@ def test_skeleton_keeps_a_mutated_config_so_the_findings_match_a_whole_parse(mon
     # The direct 8-bit load is flagged where it is; the mutated CONFIG is not known, so not flagged.
     row = next(n for n, line in enumerate(SKELETON_SOURCE.splitlines(), start=1) if "first =" in line)
     assert [(f.code, f.location.row) for f in whole if f.code == "ECO101"] == [("ECO101", row)]
+
+
+def test_the_skeleton_follows_calls_as_far_as_the_flow_does():
+    from ecolint.analysis.flow import MAX_DEPTH
+    from ecolint.prefilter.skeleton import FOLLOWED_CALLS
+
+    assert FOLLOWED_CALLS == MAX_DEPTH + 1

@@ -150,8 +150,9 @@ class Flow(cst.MetadataDependent):
         return self._memo[key]
 
     def calls(self) -> list[cst.Call]:
-        """Every call in the module, in source order (one walk, shared by the rules' module-wide tables)."""
-        return self.memo("calls", lambda: find_all(self.module, cst.Call))
+        """Every call in the module (shared by the rules' module-wide tables)."""
+        # The parent table holds every node but the module: no second walk of the tree.
+        return self.memo("calls", lambda: [n for n in self.metadata[ParentNodeProvider] if isinstance(n, cst.Call)])
 
     @classmethod
     def from_source(cls, text: str) -> Flow:

@@ -24,6 +24,9 @@ from ecolint.prefilter.stages import code_view
 
 _LINES = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 _WORD = re.compile(r"\w+")
+# How many calls away from a function a rule reads the skeleton keeps: the flow's bound
+# (`ecolint.analysis.flow.MAX_DEPTH`, a test checks they agree) plus the call itself.
+FOLLOWED_CALLS = 5
 _SELF_NAME = re.compile(r"\bself\s*\.\s*(\w+)")
 _SCOPE_WORDS = frozenset({"global"})  # rebinds a module-level name (`nonlocal`, `import` bind locals)
 _UNSETTERS = frozenset({"setattr", "delattr", "del"})  # with a module-level name: may change it
@@ -165,12 +168,12 @@ def _connected(dropped: list[_Function], functions: list[_Function], text: str) 
     module-level function called by name, a method through `self.name` in its own class, a
     class's `__init__` through the class's name. The flow reads a kept function's callers
     (their arguments reach its parameters) and what kept code calls (what a factory returns
-    reaches its caller), so both sides of such a call are kept."""
+    reaches its caller), so both sides of such a call are kept, as many calls away as the flow goes."""
     left = Counter(_words(text))
     for function in dropped:
         left.subtract(function.words)
     kept = [f for f in functions if all(f is not d for d in dropped)]
-    while True:
+    for _ in range(FOLLOWED_CALLS):
         functions_kept = {f.name for f in kept if f.owner is None}
         classes_kept = {f.owner for f in kept if f.owner and f.name == "__init__"}
         methods_kept = {(f.owner, f.name) for f in kept if f.owner}
@@ -186,11 +189,12 @@ def _connected(dropped: list[_Function], functions: list[_Function], text: str) 
 
         more = [f for f in dropped if connected(f)]
         if not more:
-            return dropped
+            break
         for function in more:
             left.update(function.words)
         kept += more
         dropped = [f for f in dropped if all(f is not m for m in more)]
+    return dropped
 
 
 def _mutation_of(names: set[str]) -> re.Pattern[str]:
