@@ -69,6 +69,7 @@ class IgnoredQuantizationOption(Rule):
     # Options are flagged where a configuration is built (a `BitsAndBytesConfig(...)` call, or a
     # dict that reaches `quantization_config`), whose mode the flags say.
     triggers = ("BitsAndBytesConfig", "quantization_config")
+    imports = ("transformers", "diffusers", "peft")  # the config's and the loaders' packages
     gate = "bitsandbytes_config_options"
     context_words = ("load_in_8bit", "load_in_4bit")
 

@@ -82,6 +82,7 @@ class QuantizedModelCast(Rule):
     fix_availability = FixAvailability.SOMETIMES
     # A cast of a model loaded with a quantization flag in the same file.
     triggers = QUANTIZATION_FLAGS
+    imports = ("transformers", "peft")  # the loaders' packages
     gate = "cast_of_quantized_model"
     # A cast is written with one of these words, and its model is followed through bindings,
     # `self` attributes and calls, which the skeleton keeps.
