@@ -18,11 +18,6 @@ _MODEL_LOADERS = frozenset({"from_pretrained", "from_config"})
 _PIPELINE_LOADERS = frozenset({"pipeline"})
 _MODEL_PARAMETERS = frozenset({"model"})
 _PIPELINE_PARAMETERS = frozenset({"pipe", "generator"})
-# The options of `BitsAndBytesConfig` (ECO110 says which mode reads which).
-BITSANDBYTES_OPTIONS = (
-    "llm_int8_threshold", "llm_int8_has_fp16_weight", "llm_int8_skip_modules", "llm_int8_enable_fp32_cpu_offload",
-    "bnb_4bit_compute_dtype", "bnb_4bit_quant_type", "bnb_4bit_use_double_quant", "bnb_4bit_quant_storage",
-)  # fmt: skip
 # A pseudo-name: "calls a model loader that may quantize" in `_mentions`.
 _QUANTIZED_LOAD = "\0quantized-load"
 _QUANTIZATION_KEYWORDS = frozenset({"load_in_8bit", "load_in_4bit", "quantization_config"})
@@ -162,8 +157,8 @@ def bitsandbytes_config(facts: ModuleFacts, words: tuple[str, ...]) -> bool:
 
 def bitsandbytes_config_options(facts: ModuleFacts, words: tuple[str, ...]) -> bool:
     """ECO110: a bitsandbytes configuration (as `bitsandbytes_config` finds one) and one of its
-    options a keyword or key somewhere; the rule's words are where configurations are written."""
-    return _configured(facts) and keyword_or_key(facts, BITSANDBYTES_OPTIONS)
+    options (the rule's words) a keyword or key somewhere."""
+    return _configured(facts) and keyword_or_key(facts, words)
 
 
 def _configured(facts: ModuleFacts) -> bool:
@@ -184,8 +179,8 @@ def generation_in_loop(facts: ModuleFacts, words: tuple[str, ...]) -> bool:
         return False
     conventional = facts.parameters if facts.imports_transformers else set()
     models, pipelines = _Holders(conventional & _MODEL_PARAMETERS), _Holders(conventional & _PIPELINE_PARAMETERS)
-    for holders, loaders in ((models, facts.model_loaders), (pipelines, facts.pipeline_loaders)):
-        _propagate(facts, holders, loaders)
+    called = {_last_name(call.func) for call in calls_in_loops}
+    helpers = [f for f in facts.functions if f.name in called]
 
     def generates(call: ast.Call) -> bool:
         func = call.func
@@ -193,11 +188,21 @@ def generation_in_loop(facts: ModuleFacts, words: tuple[str, ...]) -> bool:
             return True
         return pipelines.holds(func)
 
-    if any(generates(call) for call in calls_in_loops):
+    def found() -> bool:
+        return any(generates(call) for call in calls_in_loops) or any(
+            isinstance(n, ast.Call) and generates(n) for f in helpers for n in _walk(f)
+        )
+
+    for holders, loaders in ((models, facts.model_loaders), (pipelines, facts.pipeline_loaders)):
+        for assignment in facts.assignments:  # the holders assigned a loader's result: most files stop here
+            if assignment.value is not None and any(isinstance(n, ast.Call) and _last_name(n.func) in loaders for n in _walk(assignment.value)):
+                for target in assignment.targets if isinstance(assignment, ast.Assign) else [assignment.target]:
+                    holders.add(target)
+    if found():
         return True
-    called = {_last_name(call.func) for call in calls_in_loops}
-    helpers = (f for f in facts.functions if f.name in called)
-    return any(isinstance(n, ast.Call) and generates(n) for f in helpers for n in _walk(f))
+    for holders, loaders in ((models, facts.model_loaders), (pipelines, facts.pipeline_loaders)):
+        _propagate(facts, holders, loaders)
+    return found()
 
 
 def cast_of_quantized_model(facts: ModuleFacts, words: tuple[str, ...]) -> bool:
@@ -209,7 +214,11 @@ def cast_of_quantized_model(facts: ModuleFacts, words: tuple[str, ...]) -> bool:
     through assignments, factories (functions returning one) and call arguments (the callee's
     parameters), to a fixpoint.
     """
-    scopes = [(None, _own(facts.tree.body))] + [(f, _own(f.body)) for f in facts.functions]
+    interesting = (ast.Assign, ast.AnnAssign, ast.Return, ast.Call)
+    scopes = [(None, [n for n in _own(facts.tree.body) if isinstance(n, interesting)])]
+    scopes += [(f, [n for n in _own(f.body) if isinstance(n, interesting)]) for f in facts.functions]
+    if not any(isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in _CASTS for _, nodes in scopes for n in nodes):
+        return False
     by_name: dict[str, list[int]] = {}
     for index, (function, _) in enumerate(scopes):
         if function is not None:

@@ -12,7 +12,7 @@ from ecolint.rule import FixAvailability, Rule
 # What each mode reads (transformers integrations/bitsandbytes.py and quantizers/quantizer_bnb_*bit.py):
 # 8-bit builds `Linear8bitLt(has_fp16_weights=, threshold=)`, 4-bit builds `Linear4bit(compute_dtype,
 # compress_statistics=, quant_type=, quant_storage=)`; both quantizers read the skip list and CPU offload.
-EIGHT_BIT_ONLY = frozenset({"llm_int8_threshold", "llm_int8_has_fp16_weight"})  # all of them: prefilter.gates.BITSANDBYTES_OPTIONS
+EIGHT_BIT_ONLY = frozenset({"llm_int8_threshold", "llm_int8_has_fp16_weight"})
 FOUR_BIT_ONLY = frozenset({"bnb_4bit_compute_dtype", "bnb_4bit_quant_type", "bnb_4bit_use_double_quant", "bnb_4bit_quant_storage"})
 BOTH_MODES = frozenset({"llm_int8_skip_modules", "llm_int8_enable_fp32_cpu_offload"})
 
@@ -66,12 +66,12 @@ class IgnoredQuantizationOption(Rule):
     name = "ignored-quantization-option"
     summary = "a bitsandbytes option the configuration's mode never reads"
     fix_availability = FixAvailability.SOMETIMES
-    # Options are flagged where a configuration is built (a `BitsAndBytesConfig(...)` call, or a
-    # dict that reaches `quantization_config`), whose mode the flags say.
-    triggers = ("BitsAndBytesConfig", "quantization_config")
+    # An option given as a keyword or key (`gate` also asks for a configuration: a
+    # `BitsAndBytesConfig(...)` call or a `quantization_config`), whose mode the flags say.
+    triggers = tuple(sorted(EIGHT_BIT_ONLY | FOUR_BIT_ONLY | BOTH_MODES))
     imports = ("transformers", "diffusers", "peft")  # the config's and the loaders' packages
     gate = "bitsandbytes_config_options"
-    context_words = ("load_in_8bit", "load_in_4bit")
+    context_words = ("BitsAndBytesConfig", "quantization_config", "load_in_8bit", "load_in_4bit")
 
     def visit_Call(self, node: cst.Call) -> None:
         for request in quantization_requests(self.flow, node):
