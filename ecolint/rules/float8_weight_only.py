@@ -9,7 +9,7 @@ from ecolint.fixing.fixes import Fix
 from ecolint.fixing.statements import removable_statement, removal
 from ecolint.rule import FixAvailability, Rule
 
-COST = "+124–258% energy per token over bf16 at batch 1 on H200 (torchao 0.18)"
+COST = "0.46× bf16 speed on H100 (pytorch/ao#574), +158–701% energy over FP16 on RTX 5090 (pytorch/ao#4094)"
 ADVICE = "Load in bf16 without the float8 weight-only config"
 
 
@@ -25,9 +25,8 @@ class Float8WeightOnly(Rule):
     weights and runs a bf16 matmul (pytorch/ao#3288): it stores half the bytes of bf16
     but does more work per token. The float8 RFC measured 0.46× bf16 speed on H100
     (pytorch/ao#574), and +158% to +701% energy over FP16 was reported on an RTX 5090
-    (pytorch/ao#4094). On an H200 with torchao 0.18, measured in ecolint's harness
-    (`benchmarks/results/README.md`): +124% to +258% energy per generated token over
-    bf16 at batch 1.
+    (pytorch/ao#4094). ecolint's own H200 probe (`benchmarks/float8_probe.py`) is not
+    yet in `benchmarks/results/`.
 
     ## Known problems
     The rule does not read which torchao version a project pins; a release that maps
@@ -55,7 +54,6 @@ class Float8WeightOnly(Rule):
 
     ## References
     - pytorch/ao#3288, pytorch/ao#574, pytorch/ao#4094
-    - `benchmarks/results/README.md` (the H200 float8 probe)
     """
 
     code = "ECO111"

@@ -10,7 +10,7 @@ from ecolint.fixing.sixteen_bit import load_in_16_bits
 from ecolint.fixing.statements import removable_statement, removal
 from ecolint.rule import FixAvailability, Rule
 
-COST = "+85–100% energy per training token over a bf16 base on H200 (LoRA r=16, batch 8 × 256), with no memory saved at that batch"
+COST = "+83–89% energy per training token over a bf16 base on H200 (LoRA r=16, batch 8 × 256), and more peak memory without gradient checkpointing"
 
 
 class KbitTrainingOnSmallModel(Rule):
@@ -31,10 +31,14 @@ class KbitTrainingOnSmallModel(Rule):
     QLoRA stores the base model in NF4 to save memory, and pays for it in every forward
     and backward pass: each linear layer dequantizes its weights again, and gradients
     flow through the dequantization. When the bf16 weights fit the card anyway, LoRA on
-    a bf16 base trains the same adapters with less work. Measured on an H200 (Qwen2-1.5B
-    shape, LoRA r=16 on the attention projections, batch 8 × 256 tokens): the NF4 base
-    costs +85% to +100% energy per training token, and at that batch it saves no peak
-    memory, since activations dominate.
+    a bf16 base trains the same adapters with less work. Measured on an H200 in
+    ecolint's harness (`benchmarks/results/h200-eco107-qlora.txt`: Qwen2-1.5B shape,
+    peft LoRA r=16 on the attention projections, a forward, backward and optimizer step
+    on batches of 8 × 256 tokens): the NF4 base costs +89% energy per training token
+    (43.0 vs 22.8 J per 1k) without gradient checkpointing and +83% (65.9 vs 36.0) with
+    it. Peak memory at that batch: 13.8 GiB for NF4 vs 11.8 GiB for bf16 without
+    checkpointing (activations dominate, and the dequantized copies add to them), 5.4 vs
+    6.6 GiB with it.
 
     Memory model for `target-gpu`: 2 bytes per parameter for the bf16 weights, times
     1.1 for the LoRA adapters, their gradients and Adam moments; activations depend on
@@ -77,7 +81,7 @@ class KbitTrainingOnSmallModel(Rule):
     - `[tool.ecolint.models]`: sizes, in billions of parameters, of private models.
 
     ## References
-    - `benchmarks/results/README.md` (the H200 QLoRA probe)
+    - `benchmarks/results/h200-eco107-qlora.txt` (the H200 measurement; `benchmarks/qlora_probe.py`)
     - Dettmers et al., QLoRA: Efficient Finetuning of Quantized LLMs (2023)
     """
 
