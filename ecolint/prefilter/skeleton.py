@@ -48,6 +48,9 @@ class _Function:
     only_child: bool  # the first statement of a class body that holds nothing but functions
     owner: str | None  # the class it is a method of
     self_names: frozenset[str]  # the attributes of `self` its body names (`self.load(...)`)
+    self_assigned: frozenset[str]  # the attributes of `self` it assigns (`self.model = ...`)
+    returns_value: bool  # `return <value>` (or `yield`) in its own body: a caller may read it
+    takes_arguments: bool  # parameters beyond `self`: a caller's arguments may reach them
 
 
 def _functions(tree: ast.Module, lines: list[str]) -> list[_Function]:
@@ -73,10 +76,30 @@ def _functions(tree: ast.Module, lines: list[str]) -> list[_Function]:
             found.append(
                 _Function(
                     function.name, start, first, last, indent, header + body_words, header, code, set(body_words), only_child, owner,
-                    frozenset(_SELF_NAME.findall(code)),
+                    frozenset(_SELF_NAME.findall(code)), *_calls_facts(function, in_class),
                 )  # fmt: skip
             )
     return found
+
+
+def _calls_facts(function: ast.FunctionDef | ast.AsyncFunctionDef, method: bool) -> tuple[frozenset[str], bool, bool]:
+    """What the flow may read across a call of `function`: the `self` attributes it assigns,
+    whether it returns a value, whether it takes arguments."""
+    assigned: set[str] = set()
+    returns = False
+    stack: list[ast.AST] = list(function.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (*_DEFINITIONS, ast.Lambda, ast.ClassDef)):
+            continue
+        if isinstance(node, (ast.Return, ast.Yield, ast.YieldFrom)) and getattr(node, "value", None) is not None:
+            returns = True
+        if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store) and isinstance(node.value, ast.Name) and node.value.id == "self":
+            assigned.add(node.attr)
+        stack.extend(ast.iter_child_nodes(node))
+    arguments = function.args
+    count = len(arguments.posonlyargs) + len(arguments.args) + len(arguments.kwonlyargs) - (1 if method else 0)
+    return frozenset(assigned), returns, count > 0 or arguments.vararg is not None or arguments.kwarg is not None
 
 
 def _words(text: str) -> list[str]:
@@ -166,26 +189,27 @@ def skeleton(text: str, tree: ast.Module, rule_words: Iterable[str], follow_call
 def _connected(dropped: list[_Function], functions: list[_Function], text: str) -> list[_Function]:
     """Those of `dropped` that still go once calls are followed as the flow follows them: a
     module-level function called by name, a method through `self.name` in its own class, a
-    class's `__init__` through the class's name. The flow reads a kept function's callers
-    (their arguments reach its parameters) and what kept code calls (what a factory returns
-    reaches its caller), so both sides of such a call are kept, as many calls away as the flow goes."""
+    class's `__init__` through the class's name, a `self` attribute through the methods that
+    assign it. What the code kept calls stays where it returns a value (a factory's result
+    reaches its caller); a function that calls a kept one stays where that one takes arguments
+    (they reach its parameters); a method that assigns a `self` attribute a kept method reads
+    stays. As many calls away as the flow goes."""
     left = Counter(_words(text))
     for function in dropped:
         left.subtract(function.words)
     kept = [f for f in functions if all(f is not d for d in dropped)]
     for _ in range(FOLLOWED_CALLS):
-        functions_kept = {f.name for f in kept if f.owner is None}
-        classes_kept = {f.owner for f in kept if f.owner and f.name == "__init__"}
-        methods_kept = {(f.owner, f.name) for f in kept if f.owner}
-        self_called = {(f.owner, name) for f in kept if f.owner for name in f.self_names}
+        takes = {f.name for f in kept if f.owner is None and f.takes_arguments}
+        takes |= {f.owner for f in kept if f.owner and f.name == "__init__" and f.takes_arguments}
+        methods_taking = {(f.owner, f.name) for f in kept if f.owner and f.takes_arguments}
+        self_read = {(f.owner, name) for f in kept if f.owner for name in f.self_names}
 
         def connected(f: _Function) -> bool:
-            if f.owner is None and left[f.name] > 0:
-                return True  # named by the code kept (outside functions, or in a kept one)
-            if f.owner and ((f.owner, f.name) in self_called or (f.name == "__init__" and left[f.owner] > 0)):
-                return True
-            calls_kept = not f.body_words.isdisjoint(functions_kept | classes_kept)
-            return calls_kept or any((f.owner, name) in methods_kept for name in f.self_names)
+            if f.returns_value and (left[f.name] > 0 if f.owner is None else (f.owner, f.name) in self_read):
+                return True  # kept code calls it and may read what it returns
+            if not f.body_words.isdisjoint(takes) or any((f.owner, name) in methods_taking for name in f.self_names):
+                return True  # it calls a kept function, whose parameters its arguments reach
+            return f.owner is not None and any((f.owner, name) in self_read for name in f.self_assigned)
 
         more = [f for f in dropped if connected(f)]
         if not more:
