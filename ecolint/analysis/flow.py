@@ -151,8 +151,12 @@ class Flow(cst.MetadataDependent):
 
     def calls(self) -> list[cst.Call]:
         """Every call in the module (shared by the rules' module-wide tables)."""
-        # The parent table holds every node but the module: no second walk of the tree.
-        return self.memo("calls", lambda: [n for n in self.metadata[ParentNodeProvider] if isinstance(n, cst.Call)])
+        return self.memo("calls", lambda: self.nodes(cst.Call))
+
+    def nodes(self, *kinds: type[cst.CSTNode]) -> list[Any]:
+        """The module's nodes of these kinds, read off the parent table (it holds every node but
+        the module): no walk of the tree."""
+        return [n for n in self.metadata[ParentNodeProvider] if isinstance(n, kinds)]
 
     @classmethod
     def from_source(cls, text: str) -> Flow:

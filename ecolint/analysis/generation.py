@@ -17,7 +17,7 @@ import libcst as cst
 
 from ecolint.analysis import apis
 from ecolint.analysis.flow import Flow
-from ecolint.analysis.names import code, find_all, imported_names, literal
+from ecolint.analysis.names import code, imported_names, literal
 
 Kind = Literal["generate", "pipeline"]
 
@@ -48,7 +48,7 @@ class GenerationCalls:
     def __init__(self, flow: Flow) -> None:
         self.flow = flow
         self.module = flow.module
-        self.imports_transformers = any(_imports_transformers(node) for node in find_all(self.module, (cst.Import, cst.ImportFrom)))
+        self.imports_transformers = any(_imports_transformers(node) for node in flow.nodes(cst.Import, cst.ImportFrom))
 
     def _is_model(self, value: cst.BaseExpression) -> bool:
         if not isinstance(value, cst.Call):

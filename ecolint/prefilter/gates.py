@@ -195,7 +195,9 @@ def generation_in_loop(facts: ModuleFacts, words: tuple[str, ...]) -> bool:
 
     for holders, loaders in ((models, facts.model_loaders), (pipelines, facts.pipeline_loaders)):
         for assignment in facts.assignments:  # the holders assigned a loader's result: most files stop here
-            if assignment.value is not None and any(isinstance(n, ast.Call) and _last_name(n.func) in loaders for n in _walk(assignment.value)):
+            if assignment.value is not None and any(
+                isinstance(n, ast.Call) and _last_name(n.func) in loaders for n in _walk(assignment.value)
+            ):
                 for target in assignment.targets if isinstance(assignment, ast.Assign) else [assignment.target]:
                     holders.add(target)
     if found():
@@ -217,7 +219,9 @@ def cast_of_quantized_model(facts: ModuleFacts, words: tuple[str, ...]) -> bool:
     interesting = (ast.Assign, ast.AnnAssign, ast.Return, ast.Call)
     scopes = [(None, [n for n in _own(facts.tree.body) if isinstance(n, interesting)])]
     scopes += [(f, [n for n in _own(f.body) if isinstance(n, interesting)]) for f in facts.functions]
-    if not any(isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in _CASTS for _, nodes in scopes for n in nodes):
+    if not any(
+        isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in _CASTS for _, nodes in scopes for n in nodes
+    ):
         return False
     by_name: dict[str, list[int]] = {}
     for index, (function, _) in enumerate(scopes):

@@ -75,8 +75,19 @@ def _functions(tree: ast.Module, lines: list[str]) -> list[_Function]:
             only_child = all_functions and position == 0
             found.append(
                 _Function(
-                    function.name, start, first, last, indent, header + body_words, header, code, set(body_words), only_child, owner,
-                    frozenset(_SELF_NAME.findall(code)), *_calls_facts(function, in_class),
+                    function.name,
+                    start,
+                    first,
+                    last,
+                    indent,
+                    header + body_words,
+                    header,
+                    code,
+                    set(body_words),
+                    only_child,
+                    owner,
+                    frozenset(_SELF_NAME.findall(code)),
+                    *_calls_facts(function, in_class),
                 )  # fmt: skip
             )
     return found
@@ -94,7 +105,12 @@ def _calls_facts(function: ast.FunctionDef | ast.AsyncFunctionDef, method: bool)
             continue
         if isinstance(node, (ast.Return, ast.Yield, ast.YieldFrom)) and getattr(node, "value", None) is not None:
             returns = True
-        if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store) and isinstance(node.value, ast.Name) and node.value.id == "self":
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.ctx, ast.Store)
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "self"
+        ):
             assigned.add(node.attr)
         stack.extend(ast.iter_child_nodes(node))
     arguments = function.args
@@ -204,7 +220,7 @@ def _connected(dropped: list[_Function], functions: list[_Function], text: str) 
         methods_taking = {(f.owner, f.name) for f in kept if f.owner and f.takes_arguments}
         self_read = {(f.owner, name) for f in kept if f.owner for name in f.self_names}
 
-        def connected(f: _Function) -> bool:
+        def connected(f: _Function, takes=takes, methods_taking=methods_taking, self_read=self_read) -> bool:
             if f.returns_value and (left[f.name] > 0 if f.owner is None else (f.owner, f.name) in self_read):
                 return True  # kept code calls it and may read what it returns
             if not f.body_words.isdisjoint(takes) or any((f.owner, name) in methods_taking for name in f.self_names):

@@ -10,7 +10,10 @@ from ecolint.fixing.sixteen_bit import load_in_16_bits
 from ecolint.fixing.statements import removable_statement, removal
 from ecolint.rule import FixAvailability, Rule
 
-COST = "+83–89% energy per training token over a bf16 base on H200 (LoRA r=16, batch 8 × 256), and more peak memory without gradient checkpointing"
+COST = (
+    "+83–89% energy per training token over a bf16 base on H200 (LoRA r=16, batch 8 × 256), "
+    "and more peak memory without gradient checkpointing"
+)
 
 
 class KbitTrainingOnSmallModel(Rule):
