@@ -282,16 +282,9 @@ class Flow(cst.MetadataDependent):
             for referent in referents:
                 found = list(self._binding_values(referent, expr, depth, seen))
                 yield from found or [expr]
-        elif isinstance(expr, cst.IfExp):
-            test = self.constant(expr.test)
-            if not test.runtime and len(test.known) == 1:
-                yield from self._values(expr.body if test.known[0] else expr.orelse, depth, seen)
-            else:
-                yield from self._values(expr.body, depth, seen)
-                yield from self._values(expr.orelse, depth, seen)
-        elif isinstance(expr, cst.BooleanOperation) and isinstance(expr.operator, cst.Or):
-            yield from self._values(expr.left, depth, seen)
-            yield from self._values(expr.right, depth, seen)
+        elif (branches := self._branches(expr)) is not None:
+            for branch in branches:
+                yield from self._values(branch, depth, seen)
         elif isinstance(expr, cst.Attribute) and self._is_self(expr.value):
             assigned = self._self_attribute(expr)
             if not assigned:
@@ -306,6 +299,18 @@ class Flow(cst.MetadataDependent):
                 yield from self._values(value, depth + 1, seen)
         else:
             yield expr
+
+    def _branches(self, expr: cst.BaseExpression) -> tuple[cst.BaseExpression, ...] | None:
+        """What a conditional may evaluate to: both sides of `a if c else b` (one where `c` is a
+        literal) and of `a or b`; None for any other expression."""
+        if isinstance(expr, cst.IfExp):
+            test = self.constant(expr.test)
+            if not test.runtime and len(test.known) == 1:
+                return (expr.body if test.known[0] else expr.orelse,)
+            return expr.body, expr.orelse
+        if isinstance(expr, cst.BooleanOperation) and isinstance(expr.operator, cst.Or):
+            return expr.left, expr.right
+        return None
 
     def _element(self, value: cst.BaseExpression, index: int | None, depth: int, seen: frozenset[int]) -> Iterator[cst.BaseExpression]:
         """Leaves of `value`, or of its `index`-th element where it is unpacked (`a, b = value`)."""
@@ -596,16 +601,9 @@ class Flow(cst.MetadataDependent):
             yield found
         elif isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute) and expr.func.attr.value == "copy" and not expr.args:
             yield from self._dicts(expr.func.value, depth, seen)
-        elif isinstance(expr, cst.IfExp):
-            test = self.constant(expr.test)
-            if not test.runtime and len(test.known) == 1:
-                yield from self._dicts(expr.body if test.known[0] else expr.orelse, depth, seen)
-            else:
-                yield from self._dicts(expr.body, depth, seen)
-                yield from self._dicts(expr.orelse, depth, seen)
-        elif isinstance(expr, cst.BooleanOperation) and isinstance(expr.operator, cst.Or):
-            yield from self._dicts(expr.left, depth, seen)
-            yield from self._dicts(expr.right, depth, seen)
+        elif (branches := self._branches(expr)) is not None:
+            for branch in branches:
+                yield from self._dicts(branch, depth, seen)
         elif isinstance(expr, cst.Attribute) and self._is_self(expr.value):
             for value, index in self._self_attribute(expr):
                 if index is None:
