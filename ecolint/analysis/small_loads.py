@@ -13,7 +13,7 @@ from pathlib import Path
 
 import libcst as cst
 
-from ecolint.analysis import apis
+from ecolint.analysis import apis, model_ids
 from ecolint.analysis.flow import Flow
 from ecolint.analysis.hardware import gpu_memory_gib
 from ecolint.analysis.model_ids import model_argument
@@ -23,6 +23,8 @@ from ecolint.analysis.quantization import QuantizationRequest, is_loader, loader
 from ecolint.rule_context import RuleContext
 
 SMALL_WITHOUT_GPU_B = 5.0
+# The words of what ECO102 and ECO107 read beyond the load: model ids, the QLoRA calls, the dtype's spelling.
+CONTEXT_WORDS = (*model_ids.CONTEXT_WORDS, *sorted(name.rsplit(".", 1)[-1] for name in apis.KBIT_TRAINING), "torch_dtype")
 # LoRA training state over the 16-bit weights: adapters, their gradients and Adam moments
 # (about 1% of the parameters, 16 bytes each) and the base's gradient buffers for activations.
 TRAINING_OVERHEAD = 1.1
@@ -37,6 +39,12 @@ class SmallLoad:
     model_id: str
     size: ModelSize
     reason: str
+
+    @property
+    def where(self) -> cst.CSTNode:
+        """Where a finding about it is reported: the `quantization_config` keyword, else the flag."""
+        config = self.request.config_keyword
+        return config.node if config is not None else self.request.keywords.items["load_in_4bit"].node
 
 
 def small_kbit_loads(flow: Flow, call: cst.Call, context: RuleContext, training: bool = False) -> Iterator[SmallLoad]:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from ecolint.analysis import apis, model_ids
+from ecolint.analysis import small_loads
 from ecolint.analysis.measurable import request_hint
 from ecolint.analysis.models import is_prequantized
 from ecolint.analysis.small_loads import small_kbit_loads, trains_kbit
@@ -83,15 +83,13 @@ class KbitOnSmallModel(Rule):
     fix_availability = FixAvailability.SOMETIMES
     triggers = ("load_in_4bit",)
     gate = "keyword_or_key"
-    # Model ids, QLoRA training calls anywhere in the module, and the dtype keyword's spelling.
-    context_words = (*model_ids.CONTEXT_WORDS, *sorted(name.rsplit(".", 1)[-1] for name in apis.KBIT_TRAINING), "torch_dtype")
+    context_words = small_loads.CONTEXT_WORDS
 
     def visit_Call(self, node: cst.Call) -> None:
         if trains_kbit(self.flow):
             return  # ECO107's: QLoRA on a small model
         for load in small_kbit_loads(self.flow, node, self.context):
             request, model_id, size = load.request, load.model_id, load.size
-            where = request.config_keyword.node if request.config_keyword is not None else request.keywords.items["load_in_4bit"].node
             message = f"4-bit load of `{model_id}`, {size.billions:g}B parameters (from {size.source}): {load.reason}, and NF4 costs {COST}"
             hint = {
                 **request_hint(self.flow, self.model_ids, request),
@@ -99,6 +97,6 @@ class KbitOnSmallModel(Rule):
                 "fixed_dtype": sixteen_bit_dtype(self.flow, request),
             }
             if is_prequantized(model_id):
-                self.report(where, message + "; load the original checkpoint in BF16 instead of this pre-quantized one", data=hint)
+                self.report(load.where, message + "; load the original checkpoint in BF16 instead of this pre-quantized one", data=hint)
             else:
-                self.report(where, message, load_in_16_bits(self.flow, node, request), hint)
+                self.report(load.where, message, load_in_16_bits(self.flow, node, request), hint)

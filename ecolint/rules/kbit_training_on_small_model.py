@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from ecolint.analysis import apis, model_ids
+from ecolint.analysis import apis, small_loads
 from ecolint.analysis.measurable import request_hint
 from ecolint.analysis.names import imported_names
 from ecolint.analysis.small_loads import SmallLoad, small_kbit_loads, trains_kbit
@@ -94,20 +94,19 @@ class KbitTrainingOnSmallModel(Rule):
     fix_availability = FixAvailability.SOMETIMES
     triggers = ("load_in_4bit",)
     gate = "keyword_or_key"
-    context_words = (*model_ids.CONTEXT_WORDS, *sorted(name.rsplit(".", 1)[-1] for name in apis.KBIT_TRAINING), "torch_dtype")
+    context_words = small_loads.CONTEXT_WORDS
 
     def visit_Call(self, node: cst.Call) -> None:
         if not trains_kbit(self.flow):
             return
         for load in small_kbit_loads(self.flow, node, self.context, training=True):
             request = load.request
-            where = request.config_keyword.node if request.config_keyword is not None else request.keywords.items["load_in_4bit"].node
             message = (
                 f"QLoRA on `{load.model_id}`, {load.size.billions:g}B parameters (from {load.size.source}): {load.reason}; "
                 f"the NF4 base costs {COST}"
             )
             hint = {**request_hint(self.flow, self.model_ids, request), "model": load.model_id, "fixed_dtype": "bfloat16", "training": True}
-            self.report(where, message, load_in_16_bits(self.flow, node, request, self._preparations(load)), hint)
+            self.report(load.where, message, load_in_16_bits(self.flow, node, request, self._preparations(load)), hint)
 
     def _preparations(self, load: SmallLoad) -> tuple[tuple[cst.CSTNode, cst.RemovalSentinel], ...]:
         """`prepare_model_for_kbit_training(model)` statements applied to this load's model, to remove."""
