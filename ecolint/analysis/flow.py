@@ -323,7 +323,8 @@ class Flow(cst.MetadataDependent):
                 if not isinstance(element, cst.StarredElement):
                     yield from self._values(element.value, depth, seen)
                     continue
-            yield leaf if index is None else cst.Subscript(leaf, [cst.SubscriptElement(cst.Index(cst.Integer(str(index))))])
+            # An element of something the flow cannot see into: `result[index]`, a runtime value.
+            yield cst.Subscript(leaf, [cst.SubscriptElement(cst.Index(cst.Integer(str(index))))])
 
     def _binding_values(self, referent: Any, at: cst.Name, depth: int, seen: frozenset[int]) -> Iterator[cst.BaseExpression]:
         if not isinstance(referent, Assignment):

@@ -229,21 +229,6 @@ def assigned_then_mutated(meta: Any, value: cst.BaseExpression) -> bool:
     return any(isinstance(a, Assignment) and a.node is target and _is_mutated(meta, a) for a in scope.assignments[target.value])
 
 
-def parameter_default(meta: Any, name: cst.Name) -> cst.BaseExpression | None:
-    """The default of the function parameter `name` refers to, if that is its one binding."""
-    scope = meta.get_metadata(ScopeProvider, name, None)
-    if scope is None:
-        return None
-    referents = {r for access in scope.accesses[name] for r in access.referents}
-    if len(referents) != 1:
-        return None
-    (assignment,) = referents
-    node = getattr(assignment, "node", None)
-    if isinstance(node, cst.Param) and node.default is not None and not _is_mutated(meta, assignment):
-        return node.default
-    return None
-
-
 def module_reference(meta: Any, at: cst.CSTNode, module: str) -> tuple[cst.BaseExpression, tuple[tuple[str, str | None], ...]] | None:
     """An expression naming module `module` at `at` (`import torch as th` → `th`), and any import it needs."""
     scope = meta.get_metadata(ScopeProvider, at, None)
