@@ -30,10 +30,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Union
 
 import libcst as cst
-from libcst.metadata import Assignment, MetadataWrapper, ParentNodeProvider, QualifiedNameSource, ScopeProvider
+from libcst.metadata import Assignment, MetadataWrapper, QualifiedNameSource, ScopeProvider
 
 from ecolint.analysis import names
 from ecolint.analysis.names import UNKNOWN, find_all, is_builtin, literal, qualified_names
+from ecolint.analysis.parents import ParentProvider
 
 if TYPE_CHECKING:
     from ecolint.analysis.model_ids import ModelIds
@@ -156,7 +157,7 @@ class Flow(cst.MetadataDependent):
     def nodes(self, *kinds: type[cst.CSTNode]) -> list[Any]:
         """The module's nodes of these kinds, read off the parent table (it holds every node but
         the module): no walk of the tree."""
-        return [n for n in self.metadata[ParentNodeProvider] if isinstance(n, kinds)]
+        return [n for n in self.metadata[ParentProvider] if isinstance(n, kinds)]
 
     @classmethod
     def from_source(cls, text: str) -> Flow:
@@ -208,7 +209,7 @@ class Flow(cst.MetadataDependent):
         return False
 
     def parent(self, node: cst.CSTNode) -> cst.CSTNode | None:
-        return self.get_metadata(ParentNodeProvider, node, None)
+        return self.get_metadata(ParentProvider, node, None)
 
     def statement_of(self, node: cst.CSTNode) -> cst.SimpleStatementLine | None:
         """The simple statement line holding `node`, if it sits in one."""

@@ -10,9 +10,9 @@ from collections.abc import Iterable, Iterator
 from typing import Any, Union
 
 import libcst as cst
-from libcst.metadata import ParentNodeProvider
 
 from ecolint.analysis.names import literal
+from ecolint.analysis.parents import ParentProvider
 
 Comprehension = Union[cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp]
 Loop = Union[cst.For, cst.While, Comprehension]
@@ -63,19 +63,19 @@ def target_names(target: cst.BaseExpression) -> set[str]:
 
 def enclosing_loop(meta: Any, node: cst.CSTNode) -> Loop | None:
     """The innermost loop whose body runs `node` once per iteration, within the same function."""
-    child, parent = node, meta.get_metadata(ParentNodeProvider, node, None)
+    child, parent = node, meta.get_metadata(ParentProvider, node, None)
     while parent is not None and not isinstance(parent, _BOUNDARIES):
         if isinstance(parent, (cst.For, cst.While)) and child is parent.body:
             return parent
         if isinstance(parent, _COMPREHENSIONS) and child is not parent.for_in:
             return parent
         if isinstance(parent, cst.CompFor) and child is not parent.iter:
-            grand = meta.get_metadata(ParentNodeProvider, parent, None)
+            grand = meta.get_metadata(ParentProvider, parent, None)
             while isinstance(grand, cst.CompFor):
-                grand = meta.get_metadata(ParentNodeProvider, grand, None)
+                grand = meta.get_metadata(ParentProvider, grand, None)
             if isinstance(grand, _COMPREHENSIONS):
                 return grand
-        child, parent = parent, meta.get_metadata(ParentNodeProvider, parent, None)
+        child, parent = parent, meta.get_metadata(ParentProvider, parent, None)
     return None
 
 

@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ecolint.prefilter.stages import code_view
+from ecolint.prefilter.trees import children
 
 _LINES = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 _WORD = re.compile(r"\w+")
@@ -112,7 +113,7 @@ def _calls_facts(function: ast.FunctionDef | ast.AsyncFunctionDef, method: bool)
             and node.value.id == "self"
         ):
             assigned.add(node.attr)
-        stack.extend(ast.iter_child_nodes(node))
+        stack.extend(children(node))
     arguments = function.args
     count = len(arguments.posonlyargs) + len(arguments.args) + len(arguments.kwonlyargs) - (1 if method else 0)
     return frozenset(assigned), returns, count > 0 or arguments.vararg is not None or arguments.kwarg is not None
@@ -140,7 +141,7 @@ def _module_level(tree: ast.Module) -> tuple[set[str], dict[str, str]]:
         elif isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)) and not in_comprehension:
             names.add(node.id)
         in_comprehension = in_comprehension or isinstance(node, _COMPREHENSIONS)
-        stack.extend((child, in_comprehension) for child in ast.iter_child_nodes(node))
+        stack.extend((child, in_comprehension) for child in children(node))
     return names, aliases
 
 

@@ -14,8 +14,9 @@ tests compare findings with and without the prefilter on the fixtures and a real
 from __future__ import annotations
 
 import ast
+import difflib
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from ecolint.prefilter import gates
 from ecolint.catalogue import RuleSpec
@@ -111,11 +112,21 @@ def imports_any(text: str, packages: Sequence[str]) -> bool:
     for package in packages:
         start = text.find(package)
         while start >= 0:
-            line_start = max(text.rfind("\n", 0, start), text.rfind("\r", 0, start)) + 1
-            if _IMPORT_BEFORE.match(text, line_start, start) or text[:line_start].rstrip("\r\n").endswith("\\"):
+            newline = text.rfind("\n", 0, start)
+            line_start = max(newline, text.rfind("\r", newline + 1, start)) + 1  # not past the newline: no rescan
+            keyword = text.find("import", line_start, start) >= 0 or text.find("from", line_start, start) >= 0
+            if (keyword and _IMPORT_BEFORE.match(text, line_start, start)) or _continues(text, line_start):
                 return True
             start = text.find(package, start + len(package))
     return False
+
+
+def _continues(text: str, line_start: int) -> bool:
+    """Whether the line before `line_start` ends with a backslash (its statement goes on)."""
+    end = line_start - 1
+    if end > 0 and text[end] == "\n" and text[end - 1] == "\r":
+        end -= 1
+    return end > 0 and text[end - 1] == "\\"
 
 
 class Prefilter:
@@ -123,13 +134,14 @@ class Prefilter:
 
     def __init__(self, specs: Sequence[RuleSpec]) -> None:
         self.specs = tuple(specs)
+        self.words = _Substrings(w for s in self.specs for w in (*s.triggers, *s.requires, *s.imports))
 
     def candidates(self, text: str) -> tuple[tuple[RuleSpec, ...], ast.Module | None]:
         """The rules that pass all three stages for `text`, and its `ast` if stage 3 parsed it.
 
         A text `ast` cannot parse passes stage 3: LibCST will report the error.
         """
-        contains = _Substrings()
+        contains = self.words.bind(text)
         specs = tuple(s for s in self.specs if _holds(s, text, contains))
         if not specs:
             return (), None
@@ -162,15 +174,36 @@ def _holds(spec: RuleSpec, text: str, has: Callable[[str, str], bool]) -> bool:
 
 
 class _Substrings:
-    """Stage 1's test, `word in text`: each word scanned for once, and not at all when it
-    holds a word already found absent (`pipeline` after `pipe`)."""
+    """Stage 1's test, `word in text`, over a fixed vocabulary: each word scanned for once, and not
+    at all when a shorter piece of it is absent. The pieces are the other words inside it and the
+    substrings it shares with another word (`load_in_` of `load_in_8bit` and `load_in_4bit`): one
+    scan of an absent piece answers for every word that holds it, and most words are absent from
+    most files."""
 
-    def __init__(self) -> None:
-        self.found: dict[str, bool] = {}
+    MIN_PIECE = 5  # shorter shared substrings are in most texts: scanning for them would not pay
 
-    def __call__(self, text: str, word: str) -> bool:
-        word = bare(word)
-        if word not in self.found:
-            absent = any(other in word for other, present in self.found.items() if not present)
-            self.found[word] = not absent and word in text
-        return self.found[word]
+    def __init__(self, words: Iterable[str]) -> None:
+        vocabulary = {bare(w) for w in words}
+        shared = {_longest_common_substring(a, b) for a in vocabulary for b in vocabulary if a < b}
+        vocabulary |= {piece for piece in shared if len(piece) >= self.MIN_PIECE}
+        # Shortest first, so a word's pieces are settled from the smallest up.
+        self.pieces = {w: tuple(sorted((p for p in vocabulary if p != w and p in w), key=len)) for w in vocabulary}
+
+    def bind(self, text: str) -> Callable[[str, str], bool]:
+        """`has(text, word)` for this text, remembering each answer."""
+        found: dict[str, bool] = {}
+        pieces = self.pieces
+
+        def has(_: str, word: str) -> bool:
+            word = bare(word)
+            answer = found.get(word)
+            if answer is None:
+                answer = found[word] = all(has(text, p) for p in pieces.get(word, ())) and word in text
+            return answer
+
+        return has
+
+
+def _longest_common_substring(a: str, b: str) -> str:
+    match = difflib.SequenceMatcher(None, a, b, autojunk=False).find_longest_match(0, len(a), 0, len(b))
+    return a[match.a : match.a + match.size]
