@@ -9,6 +9,7 @@ import pytest
 import ecolint.engine
 from ecolint.catalogue import catalogue
 from ecolint.engine import Linter
+from ecolint.prefilter.gates import ModuleFacts
 from ecolint.prefilter.stages import _has_word, code_view, imports_any
 from ecolint.sources import Source
 
@@ -148,7 +149,7 @@ def test_skeleton_leaves_out_what_no_rule_reads_and_maps_rows_back():
 
     from ecolint.prefilter.skeleton import skeleton
 
-    result = skeleton(SKELETON_SOURCE, ast.parse(SKELETON_SOURCE), {"load_in_8bit", "add_argument", "dataclass"})
+    result = skeleton(SKELETON_SOURCE, ModuleFacts(ast.parse(SKELETON_SOURCE)), {"load_in_8bit", "add_argument", "dataclass"})
     assert result is not None
     ast.parse(result.text)  # still Python
     original = SKELETON_SOURCE.splitlines()

@@ -67,6 +67,7 @@ class ModuleFacts:
         self.unpacking_callees: set[str] = set()  # ... given a `**mapping`
         self.stored_keys: set[object] = set()  # `d["load_in_8bit"] = ...`, `d.setdefault("load_in_8bit", ...)`
         self.calls: list[ast.Call] = []
+        self._own: dict[int, list[ast.AST]] = {}
         for node in walk(tree):
             kind = type(node)
             if kind is ast.keyword:
@@ -106,6 +107,13 @@ class ModuleFacts:
                 self.pipeline_loaders.add(alias.asname)
             if alias.asname and imported == "BitsAndBytesConfig":
                 self.config_names.add(alias.asname)
+
+    def own(self, owner: ast.Module | ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.AST]:
+        """The nodes of a module's or a function's body, not those of the functions, lambdas and
+        classes defined in it (a class body's other statements are its own), each found once."""
+        if id(owner) not in self._own:
+            self._own[id(owner)] = _own(owner.body)
+        return self._own[id(owner)]
 
     @functools.cached_property
     def called_names(self) -> set[str | None]:
@@ -239,8 +247,8 @@ def cast_of_quantized_model(facts: ModuleFacts, words: tuple[str, ...]) -> bool:
     if not any(_last_name(call.func) in _MODEL_LOADERS and _may_quantize(call) for call in facts.calls):
         return False  # every holder starts at such a load
     interesting = (ast.Assign, ast.AnnAssign, ast.Return, ast.Call)
-    scopes = [(None, [n for n in _own(facts.tree.body) if isinstance(n, interesting)])]
-    scopes += [(f, [n for n in _own(f.body) if isinstance(n, interesting)]) for f in facts.functions]
+    scopes = [(None, [n for n in facts.own(facts.tree) if isinstance(n, interesting)])]
+    scopes += [(f, [n for n in facts.own(f) if isinstance(n, interesting)]) for f in facts.functions]
     if not any(
         isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in _CASTS for _, nodes in scopes for n in nodes
     ):
@@ -311,7 +319,6 @@ def cast_of_quantized_model(facts: ModuleFacts, words: tuple[str, ...]) -> bool:
 
 
 def _own(body: list[ast.stmt]) -> list[ast.AST]:
-    """The nodes of a body, not those of the functions, lambdas and classes defined in it."""
     found: list[ast.AST] = []
     stack: list[ast.AST] = list(body)
     while stack:

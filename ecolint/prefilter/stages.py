@@ -47,14 +47,24 @@ def _string_pattern() -> re.Pattern[str]:
 
 
 _STRINGS_AND_COMMENTS = _string_pattern()
-_KEPT = "".join(f"\\g<f{i}>\\g<k{i}>" for i in range(4)) + " "
-_KEPT_CODE = "".join(f"\\g<f{i}>" for i in range(4)) + " "
+
+
+def _kept(match: re.Match[str]) -> str:
+    """An f-string's or identifier-like string's content (the one named group that matched), else a blank."""
+    group = match.lastgroup
+    return match.group(group) + " " if group else " "
+
+
+def _kept_code(match: re.Match[str]) -> str:
+    """An f-string's content, else a blank."""
+    group = match.lastgroup
+    return match.group(group) + " " if group and group[0] == "f" else " "
 
 
 def code_view(text: str, identifier_strings: bool = True) -> str:
     """`text` with comments and string literals blanked, except f-strings and (unless told
-    otherwise) identifier-like strings."""
-    return _STRINGS_AND_COMMENTS.sub(_KEPT if identifier_strings else _KEPT_CODE, text)
+    otherwise) identifier-like strings. (A function per match: a template is expanded in Python, slower.)"""
+    return _STRINGS_AND_COMMENTS.sub(_kept if identifier_strings else _kept_code, text)
 
 
 def bare(word: str) -> str:
@@ -134,15 +144,21 @@ class Prefilter:
 
     def __init__(self, specs: Sequence[RuleSpec]) -> None:
         self.specs = tuple(specs)
-        self.words = _Substrings(w for s in self.specs for w in (*s.triggers, *s.requires, *s.imports))
+        self.words = _Words(w for s in self.specs for w in (*s.triggers, *s.requires))
+        self._needs = [(s, frozenset(map(bare, s.triggers)), frozenset(map(bare, s.requires))) for s in self.specs]
 
-    def candidates(self, text: str) -> tuple[tuple[RuleSpec, ...], ast.Module | None]:
-        """The rules that pass all three stages for `text`, and its `ast` if stage 3 parsed it.
+    def candidates(self, text: str) -> tuple[tuple[RuleSpec, ...], gates.ModuleFacts | None]:
+        """The rules that pass all three stages for `text`, and the facts of its `ast` if stage 3 parsed it.
 
         A text `ast` cannot parse passes stage 3: LibCST will report the error.
         """
-        contains = self.words.bind(text)
-        specs = tuple(s for s in self.specs if _holds(s, text, contains))
+        present = self.words.present(text)
+        imported: dict[tuple[str, ...], bool] = {}
+        specs = tuple(
+            spec
+            for spec, triggers, requires in self._needs
+            if not triggers.isdisjoint(present) and requires <= present and _imports(spec, text, imported)
+        )
         if not specs:
             return (), None
         views = {flag: code_view(text, flag) for flag in {s.identifier_strings for s in specs}}
@@ -153,7 +169,7 @@ class Prefilter:
         if tree is None:
             return specs, None
         facts = gates.ModuleFacts(tree)
-        return tuple(s for s in specs if s.gate is None or getattr(gates, s.gate)(facts, s.triggers)), tree
+        return tuple(s for s in specs if s.gate is None or getattr(gates, s.gate)(facts, s.triggers)), facts
 
 
 def parse_or_none(text: str) -> ast.Module | None:
@@ -162,6 +178,15 @@ def parse_or_none(text: str) -> ast.Module | None:
         return ast.parse(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
+
+
+def _imports(spec: RuleSpec, text: str, known: dict[tuple[str, ...], bool]) -> bool:
+    """Whether an import of one of the rule's packages may be in `text` (answers kept in `known`)."""
+    if not spec.imports:
+        return True
+    if spec.imports not in known:
+        known[spec.imports] = imports_any(text, spec.imports)
+    return known[spec.imports]
 
 
 def _holds(spec: RuleSpec, text: str, has: Callable[[str, str], bool]) -> bool:
@@ -173,12 +198,13 @@ def _holds(spec: RuleSpec, text: str, has: Callable[[str, str], bool]) -> bool:
     )
 
 
-class _Substrings:
-    """Stage 1's test, `word in text`, over a fixed vocabulary: each word scanned for once, and not
-    at all when a shorter piece of it is absent. The pieces are the other words inside it and the
-    substrings it shares with another word (`load_in_` of `load_in_8bit` and `load_in_4bit`): one
-    scan of an absent piece answers for every word that holds it, and most words are absent from
-    most files."""
+class _Words:
+    """Stage 1's test over a fixed vocabulary: which of its words a text holds as substrings.
+
+    A word is scanned for only when each shorter piece of it was found: the pieces are the other
+    words inside it and the substrings it shares with another word (`load_in_` of `load_in_8bit`
+    and `load_in_4bit`). One scan of an absent piece answers for every word that holds it, and
+    most words are absent from most files."""
 
     MIN_PIECE = 5  # shorter shared substrings are in most texts: scanning for them would not pay
 
@@ -186,22 +212,16 @@ class _Substrings:
         vocabulary = {bare(w) for w in words}
         shared = {_longest_common_substring(a, b) for a in vocabulary for b in vocabulary if a < b}
         vocabulary |= {piece for piece in shared if len(piece) >= self.MIN_PIECE}
-        # Shortest first, so a word's pieces are settled from the smallest up.
-        self.pieces = {w: tuple(sorted((p for p in vocabulary if p != w and p in w), key=len)) for w in vocabulary}
+        # Shortest first: a word's pieces are settled before it.
+        self.order = tuple(sorted(vocabulary, key=lambda w: (len(w), w)))
+        self.pieces = {w: frozenset(p for p in vocabulary if p != w and p in w) for w in vocabulary}
 
-    def bind(self, text: str) -> Callable[[str, str], bool]:
-        """`has(text, word)` for this text, remembering each answer."""
-        found: dict[str, bool] = {}
-        pieces = self.pieces
-
-        def has(_: str, word: str) -> bool:
-            word = bare(word)
-            answer = found.get(word)
-            if answer is None:
-                answer = found[word] = all(has(text, p) for p in pieces.get(word, ())) and word in text
-            return answer
-
-        return has
+    def present(self, text: str) -> set[str]:
+        found: set[str] = set()
+        for word in self.order:
+            if self.pieces[word] <= found and word in text:
+                found.add(word)
+        return found
 
 
 def _longest_common_substring(a: str, b: str) -> str:
