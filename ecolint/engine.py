@@ -125,7 +125,7 @@ class Linter:
         from ecolint.fixing.fixes import FixEdits, PlannedFix
 
         positions = wrapper.resolve(PositionProvider)
-        fix_edits = FixEdits(wrapper.module, source.text if parsed is None else parsed.text, positions)
+        fix_edits = FixEdits(wrapper, source.text if parsed is None else parsed.text)
         lines = source.text.splitlines()
         noqa = suppressed_codes(source.text)
         result = LintResult(module=wrapper.module)
