@@ -18,7 +18,7 @@ from libcst.metadata import (
     ScopeProvider,
 )
 
-from ecolint.analysis.parents import ParentProvider
+from ecolint.analysis.parents import ParentProvider, walk
 
 # Qualified names are asked of the scope for the few nodes that need them: LibCST's
 # QualifiedNameProvider computes them for every node, a third of all metadata time.
@@ -33,24 +33,10 @@ _MAX_HOPS = 5
 Found = TypeVar("Found", bound=cst.CSTNode)
 
 
-class _Finder(cst.CSTVisitor):
-    def __init__(self, kind: type[cst.CSTNode] | tuple[type[cst.CSTNode], ...]) -> None:
-        super().__init__()
-        self.kind = kind
-        self.found: list[cst.CSTNode] = []
-
-    def on_visit(self, node: cst.CSTNode) -> bool:
-        if isinstance(node, self.kind):
-            self.found.append(node)
-        return True
-
-
 def find_all(node: cst.CSTNode, kind: type[Found] | tuple[type[Found], ...]) -> list[Found]:
     """The nodes of a kind under `node`, itself included, in source order
     (`libcst.matchers.findall` does this too, but importing it costs 0.2 s per process)."""
-    finder = _Finder(kind)
-    node.visit(finder)
-    return finder.found  # type: ignore[return-value]
+    return [n for n in walk(node) if isinstance(n, kind)]  # type: ignore[misc]
 
 
 def code(node: cst.CSTNode) -> str:

@@ -1,13 +1,13 @@
-"""Each node's parent, as LibCST's `ParentNodeProvider` records it, at a tenth of its cost.
-
-The provider visits the tree with LibCST's visitor machinery; this reads each node type's
-fields directly. The table is filled in source order (a node before its children, siblings
-left to right), so `Flow.nodes` lists a module's calls as they are written.
+"""Walking LibCST trees by reading each node type's fields: each node's parent, as LibCST's
+`ParentNodeProvider` records it, and the nodes under one, at a tenth of the cost of LibCST's
+visitor machinery. Both go in source order (a node before its children, siblings left to
+right, as a visitor meets them), so `Flow.nodes` lists a module's calls as they are written.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 
 import libcst as cst
 from libcst.metadata import BaseMetadataProvider
@@ -60,6 +60,17 @@ def children(node: cst.CSTNode) -> list[cst.CSTNode]:
         elif type(value) is tuple or type(value) is list:
             found.extend(item for item in value if isinstance(item, cst.CSTNode))
     return found
+
+
+def walk(root: cst.CSTNode, prune: tuple[type[cst.CSTNode], ...] = ()) -> Iterator[cst.CSTNode]:
+    """`root` and the nodes under it in source order; a node of a `prune` kind is met, its subtree is not
+    (as a visitor's `visit_` returning False)."""
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        yield node
+        if not isinstance(node, prune):
+            stack.extend(reversed(children(node)))
 
 
 class ParentProvider(BaseMetadataProvider[cst.CSTNode]):
