@@ -164,6 +164,7 @@ class Run:
         """Lint every input, reporting skipped files and internal errors on stderr as they are met."""
         from ecolint.parallel import EarlyWorkers, lint_all
 
+        _batch_gc()
         linted = Linted()
         stdin = self.stdin_input()
         if stdin is not None:
@@ -203,6 +204,17 @@ class Run:
 
         settings = sorted({repr(task.settings) for task in tasks})
         return ResultCache(self.cache_directory(directory), run_key(catalogue(), settings))
+
+
+def _batch_gc() -> None:
+    """Tune Python's cycle collector for a run over many files (as mypy does): LibCST and `ast`
+    allocate millions of short-lived nodes, and the default threshold (a collection every 700
+    allocations) made the collector a tenth of a run's time. What is loaded by now stays out
+    of every collection, and off the pages forked workers would otherwise copy."""
+    import gc
+
+    gc.freeze()
+    gc.set_threshold(200_000, 50, 1000)
 
 
 @dataclass
