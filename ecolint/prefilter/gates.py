@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import re
 from typing import NamedTuple
 
 from ecolint.prefilter.trees import children, walk
@@ -233,6 +234,24 @@ def generation_in_loop(facts: ModuleFacts, words: tuple[str, ...]) -> bool:
     for holders, loaders in ((models, facts.model_loaders), (pipelines, facts.pipeline_loaders)):
         _propagate(facts, holders, loaders)
     return found()
+
+
+# A parameter of a conventional name, as code writes one: `(model`, `, pipe=None`, `lambda generator:`.
+_CONVENTIONAL_PARAMETER = re.compile(
+    rf"(?:[(,*]|\blambda)[\s\\]*(?:{'|'.join(sorted(_MODEL_PARAMETERS | _PIPELINE_PARAMETERS))})[\s\\]*[:=,)]"
+)
+_LOADER_WORD = re.compile(rf"\b(?:{'|'.join(sorted(_MODEL_LOADERS | _PIPELINE_LOADERS))})\b")
+
+
+def may_hold_a_generator(code: str) -> bool:
+    """ECO103's gate on the code view (strings and comments blanked), before any parse: without a
+    loader's name (also in the import that renames one) and without a parameter of a conventional
+    name, `generation_in_loop` finds no holder, whatever the module does."""
+    return _LOADER_WORD.search(code) is not None or _CONVENTIONAL_PARAMETER.search(code) is not None
+
+
+# Gates that a text check on the code view may answer False for first, so the module is not parsed.
+TEXT_CHECKS = {"generation_in_loop": may_hold_a_generator}
 
 
 def cast_of_quantized_model(facts: ModuleFacts, words: tuple[str, ...]) -> bool:

@@ -6,7 +6,8 @@ Each stage runs only on what passed the one before, for the rules still in play:
 2. the code view (strings and comments blanked, so docstrings and comments pass
    nothing; identifier-like strings kept for the rules whose words may be dict keys)
    holds the same words as whole words (`.word` as an attribute, `word(` called), and the import;
-3. the rule's gate (`ecolint.prefilter.gates`) accepts the standard library's `ast` of the text.
+3. the rule's gate (`ecolint.prefilter.gates`) accepts the standard library's `ast` of the text
+   (a gate in `gates.TEXT_CHECKS` may refuse on the code view first, and spare the parse).
 A stage may pass a text its rule will not flag; it never rejects one the rule would flag:
 tests compare findings with and without the prefilter on the fixtures and a real tree.
 """
@@ -162,7 +163,12 @@ class Prefilter:
         if not specs:
             return (), None
         views = {flag: code_view(text, flag) for flag in {s.identifier_strings for s in specs}}
-        specs = tuple(s for s in specs if _holds(s, views[s.identifier_strings], _has_word))
+        specs = tuple(
+            s
+            for s in specs
+            if _holds(s, views[s.identifier_strings], _has_word)
+            and (s.gate not in gates.TEXT_CHECKS or gates.TEXT_CHECKS[s.gate](views[s.identifier_strings]))
+        )
         if not any(s.gate for s in specs):
             return specs, None
         tree = parse_or_none(text)
