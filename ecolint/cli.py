@@ -18,7 +18,7 @@ from collections.abc import Iterator
 import click
 
 from ecolint import __version__
-from ecolint.output import FORMATS
+from ecolint.output import FORMATS, FORMATS_WITH_EDITS
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -300,6 +300,8 @@ def check(
         raise UserError("--baseline and --write-baseline cannot be combined: --write-baseline records every finding")
     known = baseline.Baseline.read(baseline_file) if baseline_file is not None else None
     run = Run.create(**options)
+    # Only these formats and the cache carry a fix's text edits: without them, they are not computed.
+    run.linter_for.fix_edits = not no_cache or output_format in FORMATS_WITH_EDITS
     linted = run.lint(jobs, not no_cache, cache_dir)
     findings, unsafe = linted.findings, linted.unsafe
     if write_baseline is not None:

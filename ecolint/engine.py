@@ -63,11 +63,14 @@ def _is_suppressed_at(code: str, row: int, noqa: dict[int, frozenset[str] | None
 class Linter:
     """Runs a fixed set of rules over sources; a rule class is imported when first needed."""
 
-    def __init__(self, rules: Sequence[RuleSpec | type[Rule]], context: RuleContext | None = None, prefilter: bool = True) -> None:
+    def __init__(
+        self, rules: Sequence[RuleSpec | type[Rule]], context: RuleContext | None = None, prefilter: bool = True, fix_edits: bool = True
+    ) -> None:
         self.specs = tuple(rule if isinstance(rule, RuleSpec) else RuleSpec.of(rule) for rule in rules)
         self._classes = {rule.code: rule for rule in rules if not isinstance(rule, RuleSpec)}
         self.prefilter = Prefilter(self.specs) if prefilter else None
         self.context = context
+        self.fix_edits = fix_edits  # False: findings carry each fix's title and safety, not its text edits
 
     def lint(self, source: Source, plan_fixes: bool = False) -> LintResult:
         """Findings of `source`; with plan_fixes, also the node-level fixes to apply."""
@@ -139,7 +142,7 @@ class Linter:
             seen.add((report.rule.code, start))
             summary = None
             if report.fix is not None:
-                edits = fix_edits.edits(report.fix)
+                edits = fix_edits.edits(report.fix) if self.fix_edits else ()
                 if parsed is not None:
                     edits = tuple(Edit(e.content, _original(e.location, parsed), _original(e.end_location, parsed)) for e in edits)
                 summary = FixSummary(report.fix.title, report.fix.applicability, edits)
