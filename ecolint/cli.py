@@ -18,7 +18,7 @@ from collections.abc import Iterator
 import click
 
 from ecolint import __version__
-from ecolint.output import FORMATS
+from ecolint.output import FORMATS, FORMATS_WITH_EDITS
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -164,6 +164,7 @@ class Run:
         """Lint every input, reporting skipped files and internal errors on stderr as they are met."""
         from ecolint.parallel import EarlyWorkers, lint_all
 
+        _batch_gc()
         linted = Linted()
         stdin = self.stdin_input()
         if stdin is not None:
@@ -203,6 +204,17 @@ class Run:
 
         settings = sorted({repr(task.settings) for task in tasks})
         return ResultCache(self.cache_directory(directory), run_key(catalogue(), settings))
+
+
+def _batch_gc() -> None:
+    """Tune Python's cycle collector for a run over many files (as mypy does): LibCST and `ast`
+    allocate millions of short-lived nodes, and the default threshold (a collection every 700
+    allocations) made the collector a tenth of a run's time. What is loaded by now stays out
+    of every collection, and off the pages forked workers would otherwise copy."""
+    import gc
+
+    gc.freeze()
+    gc.set_threshold(200_000, 50, 1000)
 
 
 @dataclass
@@ -288,6 +300,8 @@ def check(
         raise UserError("--baseline and --write-baseline cannot be combined: --write-baseline records every finding")
     known = baseline.Baseline.read(baseline_file) if baseline_file is not None else None
     run = Run.create(**options)
+    # Only these formats and the cache carry a fix's text edits: without them, they are not computed.
+    run.linter_for.fix_edits = not no_cache or output_format in FORMATS_WITH_EDITS
     linted = run.lint(jobs, not no_cache, cache_dir)
     findings, unsafe = linted.findings, linted.unsafe
     if write_baseline is not None:

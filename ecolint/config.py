@@ -67,9 +67,13 @@ class Settings:
 
     def enabled(self, codes: Iterable[str], path: Path | None = None) -> frozenset[str]:
         """The codes enabled for `path`: the most specific of select/ignore wins, ignore on ties."""
-        ignore = list(self.ignore)
-        if path is not None:
-            ignore.extend(self._per_file_ignores(path))
+        ignore = (*self.ignore, *(self._per_file_ignores(path) if path is not None else ()))
+        key = ("enabled", tuple(codes), ignore)  # the same for most files: computed once
+        if key not in self._cache:
+            self._cache[key] = self._enabled(key[1], ignore)
+        return self._cache[key]
+
+    def _enabled(self, codes: tuple[str, ...], ignore: tuple[str, ...]) -> frozenset[str]:
         enabled = set()
         for code in codes:
             selected = max((len(p) for p in self.select if _matches(code, p)), default=-1)

@@ -1,11 +1,12 @@
-"""Lint one source: prefilter → parse once → one batched pass of the rules left → suppressions."""
+"""Lint one source: prefilter → parse once → the rules left, on the nodes they visit → suppressions."""
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from collections.abc import Iterable, Sequence
 
 from ecolint.catalogue import RuleSpec
@@ -14,14 +15,14 @@ from ecolint.prefilter.stages import Prefilter
 from ecolint.sources import Source
 
 if TYPE_CHECKING:
-    import ast
-
     import libcst as cst
     from libcst.metadata import CodeRange
 
+    from ecolint.analysis.flow import Flow
     from ecolint.fixing.fixes import PlannedFix
     from ecolint.rule import Report, Rule
     from ecolint.rule_context import RuleContext
+    from ecolint.prefilter.gates import ModuleFacts
     from ecolint.prefilter.skeleton import Skeleton
 
 _NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]+)*))?", re.IGNORECASE)
@@ -62,11 +63,14 @@ def _is_suppressed_at(code: str, row: int, noqa: dict[int, frozenset[str] | None
 class Linter:
     """Runs a fixed set of rules over sources; a rule class is imported when first needed."""
 
-    def __init__(self, rules: Sequence[RuleSpec | type[Rule]], context: RuleContext | None = None, prefilter: bool = True) -> None:
+    def __init__(
+        self, rules: Sequence[RuleSpec | type[Rule]], context: RuleContext | None = None, prefilter: bool = True, fix_edits: bool = True
+    ) -> None:
         self.specs = tuple(rule if isinstance(rule, RuleSpec) else RuleSpec.of(rule) for rule in rules)
         self._classes = {rule.code: rule for rule in rules if not isinstance(rule, RuleSpec)}
         self.prefilter = Prefilter(self.specs) if prefilter else None
         self.context = context
+        self.fix_edits = fix_edits  # False: findings carry each fix's title and safety, not its text edits
 
     def lint(self, source: Source, plan_fixes: bool = False) -> LintResult:
         """Findings of `source`; with plan_fixes, also the node-level fixes to apply."""
@@ -80,13 +84,13 @@ class Linter:
         return result
 
     def _lint(self, source: Source, plan_fixes: bool) -> LintResult:
-        candidates, tree = (self.specs, None) if self.prefilter is None else self.prefilter.candidates(source.text)
+        candidates, facts = (self.specs, None) if self.prefilter is None else self.prefilter.candidates(source.text)
         if not candidates:
             return LintResult()
         rules = [self._rule(spec) for spec in candidates]
         import libcst as cst
 
-        parsed = None if plan_fixes else _skeleton(source.text, candidates, tree)
+        parsed = None if plan_fixes else _skeleton(source.text, candidates, facts)
         try:
             module = _parse_skeleton(parsed) if parsed is not None else None
             if module is None:
@@ -104,7 +108,7 @@ class Linter:
         context = RuleContext(source.path, base.models, base.target_gpu)
         flow = Flow(wrapper)
         visitors = [rule(module, context, flow) for rule in rules]
-        wrapper.visit_batched(visitors)
+        _visit(visitors, wrapper, flow)
         reports = [report for visitor in visitors for report in visitor.reports]
         result = self._collect(source, parsed, wrapper, reports, plan_fixes)
         result.findings = _in_cells(result.findings, source)
@@ -124,7 +128,7 @@ class Linter:
         from ecolint.fixing.fixes import FixEdits, PlannedFix
 
         positions = wrapper.resolve(PositionProvider)
-        fix_edits = FixEdits(wrapper.module, source.text if parsed is None else parsed.text, positions)
+        fix_edits = FixEdits(wrapper, source.text if parsed is None else parsed.text)
         lines = source.text.splitlines()
         noqa = suppressed_codes(source.text)
         result = LintResult(module=wrapper.module)
@@ -138,7 +142,7 @@ class Linter:
             seen.add((report.rule.code, start))
             summary = None
             if report.fix is not None:
-                edits = fix_edits.edits(report.fix)
+                edits = fix_edits.edits(report.fix) if self.fix_edits else ()
                 if parsed is not None:
                     edits = tuple(Edit(e.content, _original(e.location, parsed), _original(e.end_location, parsed)) for e in edits)
                 summary = FixSummary(report.fix.title, report.fix.applicability, edits)
@@ -162,22 +166,62 @@ class Linter:
         return result
 
 
+def _visit(rules: Sequence[Rule], wrapper: cst.MetadataWrapper, flow: Flow) -> None:
+    """Call each rule's `visit_<Kind>` on the module and on each node of that kind, in source order,
+    as LibCST's batched visitor would: the nodes come off the flow's parent table, so the tree is
+    not walked again (rules have no `leave_` methods; `tests/test_engine.py` holds them to that)."""
+    from contextlib import ExitStack
+
+    import libcst as cst
+
+    handlers: dict[str, list[Any]] = {}
+    for rule in rules:
+        for kind in _visited_kinds(type(rule)):
+            handlers.setdefault(kind, []).append(getattr(rule, f"visit_{kind}"))
+    with ExitStack() as stack:
+        for rule in rules:
+            stack.enter_context(rule.resolve(wrapper))
+        for handle in handlers.pop("Module", ()):
+            handle(wrapper.module)
+        kinds = tuple(getattr(cst, kind) for kind in handlers)
+        for node in flow.nodes(*kinds) if kinds else ():
+            for handle in handlers[type(node).__name__]:
+                handle(node)
+
+
+@functools.cache
+def _visited_kinds(rule: type[Rule]) -> tuple[str, ...]:
+    """The node kinds whose `visit_` method the rule defines (the base class's are empty stubs)."""
+    import libcst as cst
+
+    return tuple(
+        name[len("visit_") :]
+        for name in dir(rule)
+        if name.startswith("visit_")
+        and isinstance(getattr(cst, name[len("visit_") :], None), type)
+        and getattr(rule, name) is not getattr(cst.BatchableCSTVisitor, name, None)
+    )
+
+
 def _span(where: CodeRange) -> tuple[tuple[int, int], tuple[int, int]]:
     return (where.start.line, where.start.column), (where.end.line, where.end.column)
 
 
-def _skeleton(text: str, specs: Sequence[RuleSpec], tree: ast.Module | None) -> Skeleton | None:
+def _skeleton(text: str, specs: Sequence[RuleSpec], facts: ModuleFacts | None) -> Skeleton | None:
     """`ecolint.prefilter.skeleton`'s text to parse for checking, where every rule allows it and it pays."""
     if len(text) < SKELETON_MIN_CHARS or any(spec.context_words is None for spec in specs):
         return None
-    from ecolint.prefilter.stages import bare, parse_or_none
+    from ecolint.prefilter.gates import ModuleFacts
     from ecolint.prefilter.skeleton import skeleton
+    from ecolint.prefilter.stages import bare, parse_or_none
 
-    tree = tree or parse_or_none(text)
-    if tree is None:
-        return None
+    if facts is None:
+        tree = parse_or_none(text)
+        if tree is None:
+            return None
+        facts = ModuleFacts(tree)
     words = {bare(word) for spec in specs for word in (*spec.triggers, *spec.requires, *(spec.context_words or ()))}
-    return skeleton(text, tree, words, follow_calls=any(spec.follows_calls for spec in specs))
+    return skeleton(text, facts, words, follow_calls=any(spec.follows_calls for spec in specs))
 
 
 def _parse_skeleton(parsed: Skeleton) -> cst.Module | None:

@@ -30,8 +30,9 @@ class Linters:
     Built once per distinct choice of rules and context, so a run over many files (or an editor
     session over many edits) reuses them."""
 
-    def __init__(self) -> None:
+    def __init__(self, fix_edits: bool = True) -> None:
         self._built: dict[tuple[frozenset[str], tuple[tuple[str, float], ...], str | None], Linter] = {}
+        self.fix_edits = fix_edits  # False where no output shows a fix's edits (`Linter.fix_edits`)
 
     def __call__(self, settings: Settings, path: Path | None) -> Linter:
         from ecolint.catalogue import catalogue
@@ -42,7 +43,7 @@ class Linters:
         key = (enabled, settings.models, settings.target_gpu)
         if key not in self._built:
             context = RuleContext(models=dict(settings.models), target_gpu=settings.target_gpu)
-            self._built[key] = Linter([spec for spec in catalogue() if spec.code in enabled], context)
+            self._built[key] = Linter([spec for spec in catalogue() if spec.code in enabled], context, fix_edits=self.fix_edits)
         return self._built[key]
 
 

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from ecolint.baseline import Comparison
 
 FORMATS = ("text", "concise", "json", "github", "sarif", "markdown")
+FORMATS_WITH_EDITS = ("json", "sarif")  # the others show a fix's title and safety only
 HOMEPAGE = "https://github.com/ecolint/ecolint"
 
 

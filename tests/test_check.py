@@ -159,6 +159,21 @@ def test_json_has_ruffs_shape(cli, tmp_path):
     assert edit == {"content": ", llm_int8_threshold=0.0", "location": {"row": 3, "column": 46}, "end_location": {"row": 3, "column": 46}}
 
 
+def test_fix_edits_come_with_or_without_the_cache_where_the_format_shows_them(cli, tmp_path):
+    """Text output without the cache skips computing edits; JSON, SARIF and the cache still get them."""
+    write(tmp_path / "bad.py", FLAGGED)
+    text = cli("check", "--no-cache", "bad.py").stdout
+    assert "help: Add `llm_int8_threshold=0.0` (unsafe)" in text and "Found 1 finding in 1 file." in text
+    for options in (["--no-cache"], []):
+        (record,) = json.loads(cli("check", *options, "--output-format", "json", "bad.py").stdout)
+        assert record["fix"]["edits"] == [
+            {"content": ", llm_int8_threshold=0.0", "location": {"row": 3, "column": 46}, "end_location": {"row": 3, "column": 46}}
+        ]
+    cli("check", "bad.py")  # cached, with the edits
+    (record,) = json.loads(cli("check", "--output-format", "json", "bad.py").stdout)
+    assert len(record["fix"]["edits"]) == 1
+
+
 def test_github_annotations(cli, tmp_path):
     write(tmp_path / "bad.py", FLAGGED)
     line = cli("check", "--output-format", "github", "bad.py").stdout.strip()

@@ -237,7 +237,7 @@ def test_fix_edits_are_those_of_the_whole_fixed_module():
     """Each finding's edits, computed on the lines its fix touches, equal the diff of the whole fixed module."""
     from pathlib import Path
 
-    from libcst.metadata import MetadataWrapper, PositionProvider
+    from libcst.metadata import MetadataWrapper
 
     from ecolint.engine import Linter
     from ecolint.fixing.fixes import FixEdits, apply_fixes, text_edits
@@ -254,7 +254,7 @@ def test_fix_edits_are_those_of_the_whole_fixed_module():
         result = Linter(all_rules()).lint(Source(None, path.name, text), plan_fixes=True)
         if result.module is None:
             continue
-        edits = FixEdits(result.module, text, MetadataWrapper(result.module, unsafe_skip_copy=True).resolve(PositionProvider))
+        edits = FixEdits(MetadataWrapper(result.module, unsafe_skip_copy=True), text)
         for plan in result.planned:
             assert edits.edits(plan.fix) == text_edits(text, apply_fixes(result.module, [plan.fix]).code), path
             compared += 1

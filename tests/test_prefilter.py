@@ -9,6 +9,7 @@ import pytest
 import ecolint.engine
 from ecolint.catalogue import catalogue
 from ecolint.engine import Linter
+from ecolint.prefilter.gates import ModuleFacts
 from ecolint.prefilter.stages import _has_word, code_view, imports_any
 from ecolint.sources import Source
 
@@ -148,7 +149,7 @@ def test_skeleton_leaves_out_what_no_rule_reads_and_maps_rows_back():
 
     from ecolint.prefilter.skeleton import skeleton
 
-    result = skeleton(SKELETON_SOURCE, ast.parse(SKELETON_SOURCE), {"load_in_8bit", "add_argument", "dataclass"})
+    result = skeleton(SKELETON_SOURCE, ModuleFacts(ast.parse(SKELETON_SOURCE)), {"load_in_8bit", "add_argument", "dataclass"})
     assert result is not None
     ast.parse(result.text)  # still Python
     original = SKELETON_SOURCE.splitlines()
@@ -181,3 +182,26 @@ def test_the_skeleton_follows_calls_as_far_as_the_flow_does():
     from ecolint.prefilter.skeleton import FOLLOWED_CALLS
 
     assert FOLLOWED_CALLS == MAX_DEPTH + 1
+
+
+@pytest.mark.parametrize(
+    ("code", "may"),
+    [
+        ("def run(model, prompts):\n    for p in prompts:\n        model.generate(p)\n", True),
+        ("def run(self, pipe=None):\n    pass\n", True),
+        ("handler = lambda generator: generator(x)\n", True),
+        ("m = AutoModel.from_pretrained(name)\n", True),
+        ("from transformers import pipeline as make\n", True),
+        ("for x in xs:\n    out = super().generate(x)\n    self.generate(x)\n", False),
+        ("def run(self, models, inputs):\n    for m in models:\n        m.generate(inputs)\n", False),
+    ],
+)
+def test_the_generation_gate_refuses_on_text_only_where_no_holder_can_exist(code, may):
+    """Without a loader's name or a parameter of a conventional name, no holder exists: the parse is spared."""
+    import ast
+
+    from ecolint.prefilter.gates import ModuleFacts, generation_in_loop, may_hold_a_generator
+
+    assert may_hold_a_generator(code_view(code, identifier_strings=False)) is may
+    if not may:
+        assert generation_in_loop(ModuleFacts(ast.parse(code)), ()) is False

@@ -30,10 +30,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Union
 
 import libcst as cst
-from libcst.metadata import Assignment, MetadataWrapper, ParentNodeProvider, QualifiedNameSource, ScopeProvider
+from libcst.metadata import Assignment, MetadataWrapper, QualifiedNameSource, ScopeProvider
 
 from ecolint.analysis import names
 from ecolint.analysis.names import UNKNOWN, find_all, is_builtin, literal, qualified_names
+from ecolint.analysis.parents import ParentProvider, walk
 
 if TYPE_CHECKING:
     from ecolint.analysis.model_ids import ModelIds
@@ -156,7 +157,7 @@ class Flow(cst.MetadataDependent):
     def nodes(self, *kinds: type[cst.CSTNode]) -> list[Any]:
         """The module's nodes of these kinds, read off the parent table (it holds every node but
         the module): no walk of the tree."""
-        return [n for n in self.metadata[ParentNodeProvider] if isinstance(n, kinds)]
+        return [n for n in self.metadata[ParentProvider] if isinstance(n, kinds)]
 
     @classmethod
     def from_source(cls, text: str) -> Flow:
@@ -208,7 +209,7 @@ class Flow(cst.MetadataDependent):
         return False
 
     def parent(self, node: cst.CSTNode) -> cst.CSTNode | None:
-        return self.get_metadata(ParentNodeProvider, node, None)
+        return self.get_metadata(ParentProvider, node, None)
 
     def statement_of(self, node: cst.CSTNode) -> cst.SimpleStatementLine | None:
         """The simple statement line holding `node`, if it sits in one."""
@@ -707,29 +708,14 @@ class Flow(cst.MetadataDependent):
 
 def _statement_order(module: cst.Module) -> dict[int, int]:
     """Every statement's index in source order, without walking into expressions."""
-    found: dict[int, int] = {}
+    statements = (n for n in walk(module, (cst.SimpleStatementLine, cst.BaseExpression)) if isinstance(n, _STATEMENTS))
+    return {id(statement): index for index, statement in enumerate(statements)}
 
-    class Collect(cst.CSTVisitor):
-        def on_visit(self, node: cst.CSTNode) -> bool:
-            if isinstance(node, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
-                found[id(node)] = len(found)
-            return not isinstance(node, (cst.SimpleStatementLine, cst.BaseExpression))
 
-    module.visit(Collect())
-    return found
+_STATEMENTS = (cst.SimpleStatementLine, cst.BaseCompoundStatement)
+_NESTED = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
 
 
 def _own_nodes(body: cst.CSTNode, kind: type[cst.CSTNode]) -> list[Any]:
     """Nodes of a kind in a function body, not in functions or classes nested in it."""
-    found: list[cst.CSTNode] = []
-
-    class Collect(cst.CSTVisitor):
-        def on_visit(self, node: cst.CSTNode) -> bool:
-            if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
-                return False
-            if isinstance(node, kind):
-                found.append(node)
-            return True
-
-    body.visit(Collect())
-    return found
+    return [n for n in walk(body, _NESTED) if isinstance(n, kind) and not isinstance(n, _NESTED)]

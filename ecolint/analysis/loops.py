@@ -10,9 +10,9 @@ from collections.abc import Iterable, Iterator
 from typing import Any, Union
 
 import libcst as cst
-from libcst.metadata import ParentNodeProvider
 
 from ecolint.analysis.names import literal
+from ecolint.analysis.parents import ParentProvider, walk
 
 Comprehension = Union[cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp]
 Loop = Union[cst.For, cst.While, Comprehension]
@@ -63,19 +63,19 @@ def target_names(target: cst.BaseExpression) -> set[str]:
 
 def enclosing_loop(meta: Any, node: cst.CSTNode) -> Loop | None:
     """The innermost loop whose body runs `node` once per iteration, within the same function."""
-    child, parent = node, meta.get_metadata(ParentNodeProvider, node, None)
+    child, parent = node, meta.get_metadata(ParentProvider, node, None)
     while parent is not None and not isinstance(parent, _BOUNDARIES):
         if isinstance(parent, (cst.For, cst.While)) and child is parent.body:
             return parent
         if isinstance(parent, _COMPREHENSIONS) and child is not parent.for_in:
             return parent
         if isinstance(parent, cst.CompFor) and child is not parent.iter:
-            grand = meta.get_metadata(ParentNodeProvider, parent, None)
+            grand = meta.get_metadata(ParentProvider, parent, None)
             while isinstance(grand, cst.CompFor):
-                grand = meta.get_metadata(ParentNodeProvider, grand, None)
+                grand = meta.get_metadata(ParentProvider, grand, None)
             if isinstance(grand, _COMPREHENSIONS):
                 return grand
-        child, parent = parent, meta.get_metadata(ParentNodeProvider, parent, None)
+        child, parent = parent, meta.get_metadata(ParentProvider, parent, None)
     return None
 
 
@@ -106,45 +106,19 @@ def loop_iterables(loop: Loop) -> list[cst.BaseExpression]:
 
 def _assignments(body: cst.CSTNode) -> Iterator[tuple[set[str], cst.CSTNode]]:
     """(targets, value) of the assignments in a loop body, in source order, not in nested functions."""
-    found: list[tuple[set[str], cst.CSTNode]] = []
-
-    class Collect(cst.CSTVisitor):
-        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-            return False
-
-        def visit_Lambda(self, node: cst.Lambda) -> bool:
-            return False
-
-        def visit_Assign(self, node: cst.Assign) -> None:
-            found.append((set().union(*(target_names(t.target) for t in node.targets)), node.value))
-
-        def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
-            if node.value is not None:
-                found.append((target_names(node.target), node.value))
-
-        def visit_AugAssign(self, node: cst.AugAssign) -> None:
-            found.append((target_names(node.target), node.value))
-
-        def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
-            found.append((target_names(node.target), node.value))
-
-        def visit_With(self, node: cst.With) -> None:
-            for item in node.items:
-                if item.asname is not None:
-                    found.append((target_names(item.asname.name), item.item))
-
-        def visit_For(self, node: cst.For) -> None:
-            found.append((target_names(node.target), node.iter))
-
-        def visit_Call(self, node: cst.Call) -> None:
+    for node in walk(body, (cst.FunctionDef, cst.Lambda)):
+        if isinstance(node, cst.Assign):
+            yield set().union(*(target_names(t.target) for t in node.targets)), node.value
+        elif isinstance(node, (cst.AnnAssign, cst.AugAssign, cst.NamedExpr)) and node.value is not None:
+            yield target_names(node.target), node.value
+        elif isinstance(node, cst.With):
+            yield from ((target_names(item.asname.name), item.item) for item in node.items if item.asname is not None)
+        elif isinstance(node, cst.For):
+            yield target_names(node.target), node.iter
+        elif isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value in _BUILDER_METHODS:
             # `xs.append(v)`, `conv.append_message(role, v)` and the like make the receiver carry v.
-            func = node.func
-            if isinstance(func, cst.Attribute) and func.attr.value in _BUILDER_METHODS:
-                if isinstance(func.value, cst.Name):
-                    found.append(({func.value.value}, node))
-
-    body.visit(Collect())
-    yield from found
+            if isinstance(node.func.value, cst.Name):
+                yield {node.func.value.value}, node
 
 
 def flow_forward(body: cst.CSTNode, sources: set[str], seeds: Iterable[cst.CSTNode] = ()) -> set[str]:

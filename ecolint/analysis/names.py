@@ -13,15 +13,16 @@ from typing import Any, TypeVar
 import libcst as cst
 from libcst.metadata import (
     Assignment,
-    ParentNodeProvider,
     QualifiedName,
     QualifiedNameSource,
     ScopeProvider,
 )
 
+from ecolint.analysis.parents import ParentProvider, walk
+
 # Qualified names are asked of the scope for the few nodes that need them: LibCST's
 # QualifiedNameProvider computes them for every node, a third of all metadata time.
-METADATA = (ScopeProvider, ParentNodeProvider)
+METADATA = (ScopeProvider, ParentProvider)
 
 UNKNOWN: Any = type("Unknown", (), {"__repr__": lambda self: "UNKNOWN"})()
 
@@ -32,24 +33,10 @@ _MAX_HOPS = 5
 Found = TypeVar("Found", bound=cst.CSTNode)
 
 
-class _Finder(cst.CSTVisitor):
-    def __init__(self, kind: type[cst.CSTNode] | tuple[type[cst.CSTNode], ...]) -> None:
-        super().__init__()
-        self.kind = kind
-        self.found: list[cst.CSTNode] = []
-
-    def on_visit(self, node: cst.CSTNode) -> bool:
-        if isinstance(node, self.kind):
-            self.found.append(node)
-        return True
-
-
 def find_all(node: cst.CSTNode, kind: type[Found] | tuple[type[Found], ...]) -> list[Found]:
     """The nodes of a kind under `node`, itself included, in source order
     (`libcst.matchers.findall` does this too, but importing it costs 0.2 s per process)."""
-    finder = _Finder(kind)
-    node.visit(finder)
-    return finder.found  # type: ignore[return-value]
+    return [n for n in walk(node) if isinstance(n, kind)]  # type: ignore[misc]
 
 
 def code(node: cst.CSTNode) -> str:
@@ -92,9 +79,9 @@ def assigned_value(meta: Any, assignment: Assignment) -> cst.BaseExpression | No
     target = assignment.node
     if not isinstance(target, cst.Name):
         return None
-    parent = meta.get_metadata(ParentNodeProvider, target, None)
+    parent = meta.get_metadata(ParentProvider, target, None)
     if isinstance(parent, cst.AssignTarget):
-        statement = meta.get_metadata(ParentNodeProvider, parent, None)
+        statement = meta.get_metadata(ParentProvider, parent, None)
         if isinstance(statement, cst.Assign) and len(statement.targets) == 1:
             return statement.value
     if isinstance(parent, cst.AnnAssign) and parent.target is target:
@@ -106,8 +93,8 @@ def _is_mutated(meta: Any, assignment: Assignment) -> bool:
     """Whether any use of the binding changes the object in place."""
     for access in assignment.references:
         node = access.node
-        parent = meta.get_metadata(ParentNodeProvider, node, None)
-        grandparent = meta.get_metadata(ParentNodeProvider, parent, None) if parent is not None else None
+        parent = meta.get_metadata(ParentProvider, node, None)
+        grandparent = meta.get_metadata(ParentProvider, parent, None) if parent is not None else None
         if isinstance(parent, (cst.Attribute, cst.Subscript)) and parent.value is node:
             if isinstance(grandparent, (cst.AssignTarget, cst.AugAssign, cst.Del)):
                 return True
@@ -219,7 +206,7 @@ def assigned_then_mutated(meta: Any, value: cst.BaseExpression) -> bool:
 
     `cfg = BitsAndBytesConfig(...)` followed by `cfg.llm_int8_threshold = 0.0`.
     """
-    statement = meta.get_metadata(ParentNodeProvider, value, None)
+    statement = meta.get_metadata(ParentProvider, value, None)
     if not isinstance(statement, cst.Assign) or len(statement.targets) != 1:
         return False
     target = statement.targets[0].target

@@ -11,10 +11,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 
 import libcst as cst
-from libcst.metadata import CodeRange
 
 from ecolint.diagnostics import Applicability, Edit, Location
 from ecolint.fixing.imports import add_imports
@@ -246,14 +245,19 @@ def write_atomically(path: Path, data: bytes) -> None:
 
 class FixEdits:
     """The text edits each fix of one module makes, as `text_edits` of the whole fixed module would
-    report them, without applying every fix to the whole module: a fix that replaces nodes is
-    diffed on the lines those nodes span, the imports it adds once per set of imports. Fixes
-    that remove or insert statements, or whose pieces meet on a line, are applied whole."""
+    report them, without applying every fix to the whole module: a fix that replaces nodes or
+    removes statement lines is diffed on the lines those span, the imports it adds once per set of
+    imports. Fixes that insert statements, or whose pieces meet on a line, are applied whole."""
 
-    def __init__(self, module: cst.Module, text: str, positions: Mapping[cst.CSTNode, CodeRange]) -> None:
-        self.module = module
+    def __init__(self, wrapper: cst.MetadataWrapper, text: str) -> None:
+        from libcst.metadata import PositionProvider
+
+        from ecolint.analysis.parents import ParentProvider
+
+        self.module = wrapper.module
         self.text = text
-        self.positions = positions
+        self.positions = wrapper.resolve(PositionProvider)
+        self.parents = wrapper.resolve(ParentProvider)
         self.starts = [0]
         for line in split_lines(text):
             self.starts.append(self.starts[-1] + len(line))
@@ -264,7 +268,7 @@ class FixEdits:
         return local if local is not None else text_edits(self.text, apply_fixes(self.module, [fix]).code)
 
     def _local(self, fix: Fix) -> tuple[Edit, ...] | None:
-        if any(not isinstance(new, cst.CSTNode) or isinstance(new, cst.BaseStatement) for _, new in fix.replacements):
+        if not all(self._removes_lines(old, new) or _replaces_a_node(new) for old, new in fix.replacements):
             return None
         pieces = sorted(
             ((self.positions[old], old, new) for old, new in fix.replacements), key=lambda p: (p[0].start.line, p[0].start.column)
@@ -274,12 +278,15 @@ class FixEdits:
         for where, old, new in pieces:
             if where.start.line <= last_row + 1:
                 return None  # pieces on one line, or next to each other: the whole diff may join them
-            start, end = self._offset(where.start.line, where.start.column), self._offset(where.end.line, where.end.column)
-            if self.text[start:end] != self.module.code_for_node(old):
-                return None
             first, after_last = self.starts[where.start.line - 1], self.starts[min(where.end.line, len(self.starts) - 1)]
             before = self.text[first:after_last]
-            after = self.text[first:start] + self.module.code_for_node(new) + self.text[end:after_last]
+            if isinstance(new, cst.RemovalSentinel):
+                after = ""  # the statement's lines go; the blank lines and comments above it are not among them
+            else:
+                start, end = self._offset(where.start.line, where.start.column), self._offset(where.end.line, where.end.column)
+                if self.text[start:end] != self.module.code_for_node(old):
+                    return None
+                after = self.text[first:start] + self.module.code_for_node(new) + self.text[end:after_last]
             edits.extend(_shifted(edit, where.start.line - 1) for edit in text_edits(before, after))
             last_row = where.end.line
         if fix.imports:
@@ -289,6 +296,15 @@ class FixEdits:
             edits[:0] = added
         return tuple(edits)
 
+    def _removes_lines(self, old: cst.CSTNode, new: object) -> bool:
+        """Whether the replacement removes a statement line (its whole lines, indentation to newline)
+        that its block keeps a statement after: the blank lines and comments above it then stay,
+        above that one (`_ReplaceByIdentity`); the last statement's would go with it."""
+        if new is not cst.RemovalSentinel.REMOVE or not isinstance(old, cst.SimpleStatementLine):
+            return False
+        body = getattr(self.parents.get(old), "body", ())
+        return isinstance(body, (tuple, list)) and any(s is old for s in body[:-1])
+
     def _offset(self, line: int, column: int) -> int:
         return self.starts[line - 1] + column
 
@@ -296,6 +312,10 @@ class FixEdits:
         if imports not in self._imports:
             self._imports[imports] = text_edits(self.text, add_imports(self.module, imports).code)
         return self._imports[imports]
+
+
+def _replaces_a_node(new: object) -> bool:
+    return isinstance(new, cst.CSTNode) and not isinstance(new, cst.BaseStatement)
 
 
 def _shifted(edit: Edit, rows: int) -> Edit:

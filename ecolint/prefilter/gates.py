@@ -10,7 +10,11 @@ would (tests compare findings with and without the prefilter on fixtures and rea
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+import functools
+import re
+from typing import NamedTuple
+
+from ecolint.prefilter.trees import children, walk
 
 # Callees whose result may be a model (`Model.from_pretrained(...)`) or a pipeline, and the
 # parameter names ECO103 takes by convention for one (`model.generate`, `pipe(...)`).
@@ -28,34 +32,22 @@ _LOOPS = (ast.For, ast.AsyncFor, ast.ListComp, ast.SetComp, ast.GeneratorExp, as
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 
 
-_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
-
-
-def _walk(root: ast.AST) -> Iterator[ast.AST]:
-    """Every node under `root`, each parent before its children: `ast.walk`'s nodes without the
-    `Load`/`Store` contexts, at a third of its cost (no generator per node)."""
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        yield node
-        kind = type(node)
-        fields = _CHILD_FIELDS.get(kind)
-        if fields is None:
-            fields = _CHILD_FIELDS[kind] = tuple(f for f in kind._fields if f != "ctx")
-        for name in fields:
-            value = getattr(node, name, None)
-            if type(value) is list:
-                stack.extend(item for item in value if isinstance(item, ast.AST))
-            elif isinstance(value, ast.AST):
-                stack.append(value)
-
-
 def _last_name(node: ast.AST) -> str | None:
     if isinstance(node, ast.Name):
         return node.id
     if isinstance(node, ast.Attribute):
         return node.attr
     return None
+
+
+_Mentions = tuple[set[str], set[str], set[str]]  # names, attribute names, called names
+
+
+class _Edges(NamedTuple):
+    assignments: list[tuple[_Mentions, list[ast.expr]]]
+    returns: list[tuple[str, list[_Mentions]]]  # per function
+    parameters: dict[str, list[str]]  # per function name
+    passing: list[tuple[str | None, _Mentions]]  # per call of a module function
 
 
 class ModuleFacts:
@@ -75,7 +67,9 @@ class ModuleFacts:
         self.keyword_callees: set[str] = set()  # the last names of the calls given keywords (or `**`)
         self.unpacking_callees: set[str] = set()  # ... given a `**mapping`
         self.stored_keys: set[object] = set()  # `d["load_in_8bit"] = ...`, `d.setdefault("load_in_8bit", ...)`
-        for node in _walk(tree):
+        self.calls: list[ast.Call] = []
+        self._own: dict[int, list[ast.AST]] = {}
+        for node in walk(tree):
             kind = type(node)
             if kind is ast.keyword:
                 self.keywords.add(node.arg)  # type: ignore[attr-defined]
@@ -84,6 +78,7 @@ class ModuleFacts:
             elif kind is ast.Subscript and type(node.slice) is ast.Constant and type(node.ctx) is ast.Store:  # type: ignore[attr-defined]
                 self.stored_keys.add(node.slice.value)  # type: ignore[attr-defined]  # `kwargs["load_in_8bit"] = True`
             elif kind is ast.Call:
+                self.calls.append(node)  # type: ignore[arg-type]
                 func = node.func  # type: ignore[attr-defined]
                 if type(func) is ast.Attribute and func.attr == "setdefault":
                     self.stored_keys.update(a.value for a in node.args[:1] if type(a) is ast.Constant)  # type: ignore[attr-defined]
@@ -114,6 +109,40 @@ class ModuleFacts:
             if alias.asname and imported == "BitsAndBytesConfig":
                 self.config_names.add(alias.asname)
 
+    def own(self, owner: ast.Module | ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.AST]:
+        """The nodes of a module's or a function's body, not those of the functions, lambdas and
+        classes defined in it (a class body's other statements are its own), each found once."""
+        if id(owner) not in self._own:
+            self._own[id(owner)] = _own(owner.body)
+        return self._own[id(owner)]
+
+    @functools.cached_property
+    def called_names(self) -> set[str | None]:
+        """The last names of every callee (`load` of `x.load(...)`)."""
+        return {_last_name(call.func) for call in self.calls}
+
+    @functools.cached_property
+    def edges(self) -> _Edges:
+        """What `_propagate` follows, the same for every kind of holder: each assignment's mentions and
+        targets, each function's returned mentions, each function's parameters, and each call of a
+        module function with the mentions of its arguments."""
+        assignments = [
+            (_mentions(a.value), a.targets if isinstance(a, ast.Assign) else [a.target]) for a in self.assignments if a.value is not None
+        ]
+        returns = [
+            (f.name, [_mentions(n.value) for n in walk(f) if isinstance(n, ast.Return) and n.value is not None]) for f in self.functions
+        ]
+        parameters: dict[str, list[str]] = {}
+        for function in self.functions:
+            arguments = (*function.args.posonlyargs, *function.args.args, *function.args.kwonlyargs)
+            parameters.setdefault(function.name, []).extend(a.arg for a in arguments)
+        passing = [
+            (_last_name(n.func), _mentions_all([*n.args, *(k.value for k in n.keywords)]))
+            for n in self.calls
+            if _last_name(n.func) in parameters and (n.args or n.keywords)
+        ]
+        return _Edges(assignments, returns, parameters, passing)
+
     def dicts_reach_loads(self) -> bool:
         """Whether a dict built step by step can reach a load: `**` into a loader or a config, or
         `quantization_config=` / `model_kwargs=` given."""
@@ -127,7 +156,7 @@ class ModuleFacts:
         for loop in self.loops:  # outer loops first: the walk meets a parent before its children
             if id(loop) in inner:
                 continue
-            for node in _walk(loop):
+            for node in walk(loop):
                 if type(node) is ast.Call:
                     calls.append(node)  # type: ignore[arg-type]
                 elif node is not loop and type(node) in _LOOPS:
@@ -190,13 +219,13 @@ def generation_in_loop(facts: ModuleFacts, words: tuple[str, ...]) -> bool:
 
     def found() -> bool:
         return any(generates(call) for call in calls_in_loops) or any(
-            isinstance(n, ast.Call) and generates(n) for f in helpers for n in _walk(f)
+            isinstance(n, ast.Call) and generates(n) for f in helpers for n in walk(f)
         )
 
     for holders, loaders in ((models, facts.model_loaders), (pipelines, facts.pipeline_loaders)):
         for assignment in facts.assignments:  # the holders assigned a loader's result: most files stop here
             if assignment.value is not None and any(
-                isinstance(n, ast.Call) and _last_name(n.func) in loaders for n in _walk(assignment.value)
+                isinstance(n, ast.Call) and _last_name(n.func) in loaders for n in walk(assignment.value)
             ):
                 for target in assignment.targets if isinstance(assignment, ast.Assign) else [assignment.target]:
                     holders.add(target)
@@ -205,6 +234,24 @@ def generation_in_loop(facts: ModuleFacts, words: tuple[str, ...]) -> bool:
     for holders, loaders in ((models, facts.model_loaders), (pipelines, facts.pipeline_loaders)):
         _propagate(facts, holders, loaders)
     return found()
+
+
+# A parameter of a conventional name, as code writes one: `(model`, `, pipe=None`, `lambda generator:`.
+_CONVENTIONAL_PARAMETER = re.compile(
+    rf"(?:[(,*]|\blambda)[\s\\]*(?:{'|'.join(sorted(_MODEL_PARAMETERS | _PIPELINE_PARAMETERS))})[\s\\]*[:=,)]"
+)
+_LOADER_WORD = re.compile(rf"\b(?:{'|'.join(sorted(_MODEL_LOADERS | _PIPELINE_LOADERS))})\b")
+
+
+def may_hold_a_generator(code: str) -> bool:
+    """ECO103's gate on the code view (strings and comments blanked), before any parse: without a
+    loader's name (also in the import that renames one) and without a parameter of a conventional
+    name, `generation_in_loop` finds no holder, whatever the module does."""
+    return _LOADER_WORD.search(code) is not None or _CONVENTIONAL_PARAMETER.search(code) is not None
+
+
+# Gates that a text check on the code view may answer False for first, so the module is not parsed.
+TEXT_CHECKS = {"generation_in_loop": may_hold_a_generator}
 
 
 def cast_of_quantized_model(facts: ModuleFacts, words: tuple[str, ...]) -> bool:
@@ -216,9 +263,11 @@ def cast_of_quantized_model(facts: ModuleFacts, words: tuple[str, ...]) -> bool:
     through assignments, factories (functions returning one) and call arguments (the callee's
     parameters), to a fixpoint.
     """
+    if not any(_last_name(call.func) in _MODEL_LOADERS and _may_quantize(call) for call in facts.calls):
+        return False  # every holder starts at such a load
     interesting = (ast.Assign, ast.AnnAssign, ast.Return, ast.Call)
-    scopes = [(None, [n for n in _own(facts.tree.body) if isinstance(n, interesting)])]
-    scopes += [(f, [n for n in _own(f.body) if isinstance(n, interesting)]) for f in facts.functions]
+    scopes = [(None, [n for n in facts.own(facts.tree) if isinstance(n, interesting)])]
+    scopes += [(f, [n for n in facts.own(f) if isinstance(n, interesting)]) for f in facts.functions]
     if not any(
         isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in _CASTS for _, nodes in scopes for n in nodes
     ):
@@ -255,7 +304,7 @@ def cast_of_quantized_model(facts: ModuleFacts, words: tuple[str, ...]) -> bool:
             for node in nodes:
                 if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None and holds(node.value, index):
                     for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
-                        for part in ast.walk(target):
+                        for part in walk(target):
                             if isinstance(part, ast.Name) and part.id not in local[index]:
                                 local[index].add(part.id)
                                 changed = True
@@ -289,7 +338,6 @@ def cast_of_quantized_model(facts: ModuleFacts, words: tuple[str, ...]) -> bool:
 
 
 def _own(body: list[ast.stmt]) -> list[ast.AST]:
-    """The nodes of a body, not those of the functions, lambdas and classes defined in it."""
     found: list[ast.AST] = []
     stack: list[ast.AST] = list(body)
     while stack:
@@ -299,27 +347,15 @@ def _own(body: list[ast.stmt]) -> list[ast.AST]:
                 stack.extend(s for s in node.body if not isinstance(s, _FUNCTIONS))
             continue
         found.append(node)
-        stack.extend(ast.iter_child_nodes(node))
+        stack.extend(children(node))
     return found
 
 
 def _propagate(facts: ModuleFacts, holders: _Holders, loaders: set[str]) -> None:
     """Grow `holders` to a fixpoint over the module's assignments, factories and call arguments."""
-    assignments = [
-        (_mentions(a.value), a.targets if isinstance(a, ast.Assign) else [a.target]) for a in facts.assignments if a.value is not None
-    ]
-    returns = [
-        (f.name, [_mentions(n.value) for n in _walk(f) if isinstance(n, ast.Return) and n.value is not None]) for f in facts.functions
-    ]
-    parameters: dict[str, list[str]] = {}
-    for function in facts.functions:
-        arguments = (*function.args.posonlyargs, *function.args.args, *function.args.kwonlyargs)
-        parameters.setdefault(function.name, []).extend(a.arg for a in arguments)
-    passing = [
-        (_last_name(n.func), _mentions_all([*n.args, *(k.value for k in n.keywords)]))
-        for n in _walk(facts.tree)
-        if isinstance(n, ast.Call) and _last_name(n.func) in parameters and (n.args or n.keywords)
-    ]
+    if not (holders.names or holders.attributes or loaders & facts.called_names):
+        return  # nothing holds one and nothing makes one
+    assignments, returns, parameters, passing = facts.edges
     factories: set[str] = set()
 
     def makes(mentioned: _Mentions) -> bool:
@@ -343,9 +379,6 @@ def _propagate(facts: ModuleFacts, holders: _Holders, loaders: set[str]) -> None
                     changed |= holders.add(ast.Name(parameter))
 
 
-_Mentions = tuple[set[str], set[str], set[str]]
-
-
 def _mentions_all(nodes: list[ast.AST]) -> _Mentions:
     names: set[str] = set()
     attributes: set[str] = set()
@@ -363,7 +396,7 @@ def _mentions(node: ast.AST) -> _Mentions:
     names: set[str] = set()
     attributes: set[str] = set()
     called: set[str] = set()
-    for n in _walk(node):
+    for n in walk(node):
         kind = type(n)
         if kind is ast.Name:
             names.add(n.id)  # type: ignore[attr-defined]

@@ -20,7 +20,9 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from ecolint.prefilter.gates import ModuleFacts
 from ecolint.prefilter.stages import code_view
+from ecolint.prefilter.trees import children
 
 _LINES = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 _WORD = re.compile(r"\w+")
@@ -53,11 +55,11 @@ class _Function:
     takes_arguments: bool  # parameters beyond `self`: a caller's arguments may reach them
 
 
-def _functions(tree: ast.Module, lines: list[str]) -> list[_Function]:
+def _functions(facts: ModuleFacts, lines: list[str]) -> list[_Function]:
     """Module-level functions and methods whose body starts on a line of its own."""
     found = []
-    containers: list[tuple[list[ast.stmt], str | None]] = [(tree.body, None)]
-    containers += [(node.body, node.name) for node in tree.body if isinstance(node, ast.ClassDef)]
+    containers: list[tuple[list[ast.stmt], str | None]] = [(facts.tree.body, None)]
+    containers += [(node.body, node.name) for node in facts.tree.body if isinstance(node, ast.ClassDef)]
     for body, owner in containers:
         in_class = owner is not None
         all_functions = in_class and all(isinstance(s, _DEFINITIONS) for s in body)
@@ -87,32 +89,23 @@ def _functions(tree: ast.Module, lines: list[str]) -> list[_Function]:
                     only_child,
                     owner,
                     frozenset(_SELF_NAME.findall(code)),
-                    *_calls_facts(function, in_class),
+                    *_calls_facts(function, in_class, facts.own(function)),
                 )  # fmt: skip
             )
     return found
 
 
-def _calls_facts(function: ast.FunctionDef | ast.AsyncFunctionDef, method: bool) -> tuple[frozenset[str], bool, bool]:
-    """What the flow may read across a call of `function`: the `self` attributes it assigns,
-    whether it returns a value, whether it takes arguments."""
+def _calls_facts(function: ast.FunctionDef | ast.AsyncFunctionDef, method: bool, own: list[ast.AST]) -> tuple[frozenset[str], bool, bool]:
+    """What the flow may read across a call of `function` (`own`: its body's own nodes): the `self`
+    attributes it assigns, whether it returns a value, whether it takes arguments."""
     assigned: set[str] = set()
     returns = False
-    stack: list[ast.AST] = list(function.body)
-    while stack:
-        node = stack.pop()
-        if isinstance(node, (*_DEFINITIONS, ast.Lambda, ast.ClassDef)):
-            continue
-        if isinstance(node, (ast.Return, ast.Yield, ast.YieldFrom)) and getattr(node, "value", None) is not None:
+    for node in own:
+        kind = type(node)
+        if (kind is ast.Return or kind is ast.Yield or kind is ast.YieldFrom) and node.value is not None:  # type: ignore[attr-defined]
             returns = True
-        if (
-            isinstance(node, ast.Attribute)
-            and isinstance(node.ctx, ast.Store)
-            and isinstance(node.value, ast.Name)
-            and node.value.id == "self"
-        ):
-            assigned.add(node.attr)
-        stack.extend(ast.iter_child_nodes(node))
+        elif kind is ast.Attribute and type(node.ctx) is ast.Store and type(node.value) is ast.Name and node.value.id == "self":  # type: ignore[attr-defined]
+            assigned.add(node.attr)  # type: ignore[attr-defined]
     arguments = function.args
     count = len(arguments.posonlyargs) + len(arguments.args) + len(arguments.kwonlyargs) - (1 if method else 0)
     return frozenset(assigned), returns, count > 0 or arguments.vararg is not None or arguments.kwarg is not None
@@ -140,7 +133,7 @@ def _module_level(tree: ast.Module) -> tuple[set[str], dict[str, str]]:
         elif isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)) and not in_comprehension:
             names.add(node.id)
         in_comprehension = in_comprehension or isinstance(node, _COMPREHENSIONS)
-        stack.extend((child, in_comprehension) for child in ast.iter_child_nodes(node))
+        stack.extend((child, in_comprehension) for child in children(node))
     return names, aliases
 
 
@@ -155,12 +148,12 @@ class Skeleton:
         return self.rows[row - 1] if 0 < row <= len(self.rows) else row
 
 
-def skeleton(text: str, tree: ast.Module, rule_words: Iterable[str], follow_calls: bool = True) -> Skeleton | None:
+def skeleton(text: str, facts: ModuleFacts, rule_words: Iterable[str], follow_calls: bool = True) -> Skeleton | None:
     """`text` without the functions no rule can read, or with them stubbed; None when none can go.
     With `follow_calls`, a function one that is kept calls, or that calls it, is kept too."""
     lines = _LINES.findall(text)
-    functions = _functions(tree, lines)
-    bindings, aliases = _module_level(tree)
+    functions = _functions(facts, lines)
+    bindings, aliases = _module_level(facts.tree)
     readable = set(rule_words) | _SCOPE_WORDS
     readable |= {alias for alias, name in aliases.items() if name in readable}
     mutated = _mutation_of(bindings) if bindings else None

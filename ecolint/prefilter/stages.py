@@ -6,7 +6,8 @@ Each stage runs only on what passed the one before, for the rules still in play:
 2. the code view (strings and comments blanked, so docstrings and comments pass
    nothing; identifier-like strings kept for the rules whose words may be dict keys)
    holds the same words as whole words (`.word` as an attribute, `word(` called), and the import;
-3. the rule's gate (`ecolint.prefilter.gates`) accepts the standard library's `ast` of the text.
+3. the rule's gate (`ecolint.prefilter.gates`) accepts the standard library's `ast` of the text
+   (a gate in `gates.TEXT_CHECKS` may refuse on the code view first, and spare the parse).
 A stage may pass a text its rule will not flag; it never rejects one the rule would flag:
 tests compare findings with and without the prefilter on the fixtures and a real tree.
 """
@@ -14,8 +15,9 @@ tests compare findings with and without the prefilter on the fixtures and a real
 from __future__ import annotations
 
 import ast
+import difflib
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from ecolint.prefilter import gates
 from ecolint.catalogue import RuleSpec
@@ -46,14 +48,24 @@ def _string_pattern() -> re.Pattern[str]:
 
 
 _STRINGS_AND_COMMENTS = _string_pattern()
-_KEPT = "".join(f"\\g<f{i}>\\g<k{i}>" for i in range(4)) + " "
-_KEPT_CODE = "".join(f"\\g<f{i}>" for i in range(4)) + " "
+
+
+def _kept(match: re.Match[str]) -> str:
+    """An f-string's or identifier-like string's content (the one named group that matched), else a blank."""
+    group = match.lastgroup
+    return match.group(group) + " " if group else " "
+
+
+def _kept_code(match: re.Match[str]) -> str:
+    """An f-string's content, else a blank."""
+    group = match.lastgroup
+    return match.group(group) + " " if group and group[0] == "f" else " "
 
 
 def code_view(text: str, identifier_strings: bool = True) -> str:
     """`text` with comments and string literals blanked, except f-strings and (unless told
-    otherwise) identifier-like strings."""
-    return _STRINGS_AND_COMMENTS.sub(_KEPT if identifier_strings else _KEPT_CODE, text)
+    otherwise) identifier-like strings. (A function per match: a template is expanded in Python, slower.)"""
+    return _STRINGS_AND_COMMENTS.sub(_kept if identifier_strings else _kept_code, text)
 
 
 def bare(word: str) -> str:
@@ -111,11 +123,21 @@ def imports_any(text: str, packages: Sequence[str]) -> bool:
     for package in packages:
         start = text.find(package)
         while start >= 0:
-            line_start = max(text.rfind("\n", 0, start), text.rfind("\r", 0, start)) + 1
-            if _IMPORT_BEFORE.match(text, line_start, start) or text[:line_start].rstrip("\r\n").endswith("\\"):
+            newline = text.rfind("\n", 0, start)
+            line_start = max(newline, text.rfind("\r", newline + 1, start)) + 1  # not past the newline: no rescan
+            keyword = text.find("import", line_start, start) >= 0 or text.find("from", line_start, start) >= 0
+            if (keyword and _IMPORT_BEFORE.match(text, line_start, start)) or _continues(text, line_start):
                 return True
             start = text.find(package, start + len(package))
     return False
+
+
+def _continues(text: str, line_start: int) -> bool:
+    """Whether the line before `line_start` ends with a backslash (its statement goes on)."""
+    end = line_start - 1
+    if end > 0 and text[end] == "\n" and text[end - 1] == "\r":
+        end -= 1
+    return end > 0 and text[end - 1] == "\\"
 
 
 class Prefilter:
@@ -123,25 +145,37 @@ class Prefilter:
 
     def __init__(self, specs: Sequence[RuleSpec]) -> None:
         self.specs = tuple(specs)
+        self.words = _Words(w for s in self.specs for w in (*s.triggers, *s.requires))
+        self._needs = [(s, frozenset(map(bare, s.triggers)), frozenset(map(bare, s.requires))) for s in self.specs]
 
-    def candidates(self, text: str) -> tuple[tuple[RuleSpec, ...], ast.Module | None]:
-        """The rules that pass all three stages for `text`, and its `ast` if stage 3 parsed it.
+    def candidates(self, text: str) -> tuple[tuple[RuleSpec, ...], gates.ModuleFacts | None]:
+        """The rules that pass all three stages for `text`, and the facts of its `ast` if stage 3 parsed it.
 
         A text `ast` cannot parse passes stage 3: LibCST will report the error.
         """
-        contains = _Substrings()
-        specs = tuple(s for s in self.specs if _holds(s, text, contains))
+        present = self.words.present(text)
+        imported: dict[tuple[str, ...], bool] = {}
+        specs = tuple(
+            spec
+            for spec, triggers, requires in self._needs
+            if not triggers.isdisjoint(present) and requires <= present and _imports(spec, text, imported)
+        )
         if not specs:
             return (), None
         views = {flag: code_view(text, flag) for flag in {s.identifier_strings for s in specs}}
-        specs = tuple(s for s in specs if _holds(s, views[s.identifier_strings], _has_word))
+        specs = tuple(
+            s
+            for s in specs
+            if _holds(s, views[s.identifier_strings], _has_word)
+            and (s.gate not in gates.TEXT_CHECKS or gates.TEXT_CHECKS[s.gate](views[s.identifier_strings]))
+        )
         if not any(s.gate for s in specs):
             return specs, None
         tree = parse_or_none(text)
         if tree is None:
             return specs, None
         facts = gates.ModuleFacts(tree)
-        return tuple(s for s in specs if s.gate is None or getattr(gates, s.gate)(facts, s.triggers)), tree
+        return tuple(s for s in specs if s.gate is None or getattr(gates, s.gate)(facts, s.triggers)), facts
 
 
 def parse_or_none(text: str) -> ast.Module | None:
@@ -150,6 +184,15 @@ def parse_or_none(text: str) -> ast.Module | None:
         return ast.parse(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
+
+
+def _imports(spec: RuleSpec, text: str, known: dict[tuple[str, ...], bool]) -> bool:
+    """Whether an import of one of the rule's packages may be in `text` (answers kept in `known`)."""
+    if not spec.imports:
+        return True
+    if spec.imports not in known:
+        known[spec.imports] = imports_any(text, spec.imports)
+    return known[spec.imports]
 
 
 def _holds(spec: RuleSpec, text: str, has: Callable[[str, str], bool]) -> bool:
@@ -161,16 +204,32 @@ def _holds(spec: RuleSpec, text: str, has: Callable[[str, str], bool]) -> bool:
     )
 
 
-class _Substrings:
-    """Stage 1's test, `word in text`: each word scanned for once, and not at all when it
-    holds a word already found absent (`pipeline` after `pipe`)."""
+class _Words:
+    """Stage 1's test over a fixed vocabulary: which of its words a text holds as substrings.
 
-    def __init__(self) -> None:
-        self.found: dict[str, bool] = {}
+    A word is scanned for only when each shorter piece of it was found: the pieces are the other
+    words inside it and the substrings it shares with another word (`load_in_` of `load_in_8bit`
+    and `load_in_4bit`). One scan of an absent piece answers for every word that holds it, and
+    most words are absent from most files."""
 
-    def __call__(self, text: str, word: str) -> bool:
-        word = bare(word)
-        if word not in self.found:
-            absent = any(other in word for other, present in self.found.items() if not present)
-            self.found[word] = not absent and word in text
-        return self.found[word]
+    MIN_PIECE = 5  # shorter shared substrings are in most texts: scanning for them would not pay
+
+    def __init__(self, words: Iterable[str]) -> None:
+        vocabulary = {bare(w) for w in words}
+        shared = {_longest_common_substring(a, b) for a in vocabulary for b in vocabulary if a < b}
+        vocabulary |= {piece for piece in shared if len(piece) >= self.MIN_PIECE}
+        # Shortest first: a word's pieces are settled before it.
+        self.order = tuple(sorted(vocabulary, key=lambda w: (len(w), w)))
+        self.pieces = {w: frozenset(p for p in vocabulary if p != w and p in w) for w in vocabulary}
+
+    def present(self, text: str) -> set[str]:
+        found: set[str] = set()
+        for word in self.order:
+            if self.pieces[word] <= found and word in text:
+                found.add(word)
+        return found
+
+
+def _longest_common_substring(a: str, b: str) -> str:
+    match = difflib.SequenceMatcher(None, a, b, autojunk=False).find_longest_match(0, len(a), 0, len(b))
+    return a[match.a : match.a + match.size]

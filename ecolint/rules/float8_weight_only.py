@@ -9,7 +9,10 @@ from ecolint.fixing.fixes import Fix
 from ecolint.fixing.statements import removable_statement, removal
 from ecolint.rule import FixAvailability, Rule
 
-COST = "0.46× bf16 speed on H100 (pytorch/ao#574), +158–701% energy over FP16 on RTX 5090 (pytorch/ao#4094)"
+COST = (
+    "+157–231% energy per token over bf16 on H200 at batch 1 and 8 (torchao 0.18, eager), "
+    "+158–701% over FP16 on RTX 5090 (pytorch/ao#4094)"
+)
 ADVICE = "Load in bf16 without the float8 weight-only config"
 
 
@@ -25,13 +28,19 @@ class Float8WeightOnly(Rule):
     weights and runs a bf16 matmul (pytorch/ao#3288): it stores half the bytes of bf16
     but does more work per token. The float8 RFC measured 0.46× bf16 speed on H100
     (pytorch/ao#574), and +158% to +701% energy over FP16 was reported on an RTX 5090
-    (pytorch/ao#4094). ecolint's own H200 probe (`benchmarks/float8_probe.py`) is not
-    yet in `benchmarks/results/`.
+    (pytorch/ao#4094). Measured on an H200 in ecolint's harness
+    (`benchmarks/results/h200-eco111-float8.json` and `-2.json`: Qwen2-1.5B shape,
+    torchao 0.18.0, 48 new tokens after a 64-token prompt, two runs): float8 weight-only
+    costs +219% to +231% energy per token over bf16 at batch 1 (9,822-10,600 against
+    3,074-3,207 J per 1k tokens) and +157% to +183% at batch 8, at 42-58% fewer tokens
+    per second. `Float8DynamicActivationFloat8WeightConfig` is no way out uncompiled:
+    +277% to +475%.
 
     ## Known problems
-    The rule does not read which torchao version a project pins; a release that maps
-    the config to a fast kernel would make it wrong, and the rule's docs will say so
-    when one is measured.
+    Measured eager only: with `torch.compile` the float8 paths may do better, and a
+    compiled run was not measured yet (`benchmarks/results/README.md` says why). The
+    rule does not read which torchao version a project pins; a release that maps the
+    config to a fast kernel would make it wrong.
 
     ## Example
     ```python
@@ -53,6 +62,8 @@ class Float8WeightOnly(Rule):
     `TorchAoConfig` it advises loading in bf16 without the config.
 
     ## References
+    - `benchmarks/results/h200-eco111-float8.json`, `h200-eco111-float8-2.json` (the H200
+      measurement; `benchmarks/float8_probe.py`)
     - pytorch/ao#3288, pytorch/ao#574, pytorch/ao#4094
     """
 

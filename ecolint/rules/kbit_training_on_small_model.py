@@ -11,7 +11,7 @@ from ecolint.fixing.statements import removable_statement, removal
 from ecolint.rule import FixAvailability, Rule
 
 COST = (
-    "+83–89% energy per training token over a bf16 base on H200 (LoRA r=16, batch 8 × 256), "
+    "+83–89% energy per training token over a bf16 base on H200 for a 1.5B shape, +48–52% for 7B (LoRA r=16, batch 8 × 256), "
     "and more peak memory without gradient checkpointing"
 )
 
@@ -41,7 +41,10 @@ class KbitTrainingOnSmallModel(Rule):
     (43.0 vs 22.8 J per 1k) without gradient checkpointing and +83% (65.9 vs 36.0) with
     it. Peak memory at that batch: 13.8 GiB for NF4 vs 11.8 GiB for bf16 without
     checkpointing (activations dominate, and the dequantized copies add to them), 5.4 vs
-    6.6 GiB with it.
+    6.6 GiB with it. On the Mistral-7B shape (`h200-eco107-qlora-mistral-7b.json`, a
+    size flagged only with `target-gpu` set) the NF4 base costs +52% (86.0 vs 56.5 J per
+    1k) and +48% (126.3 vs 85.5) with checkpointing, and saves 1.9 GiB (25.1 vs 27.0)
+    without checkpointing, 8.1 GiB (6.8 vs 14.9) with it.
 
     Memory model for `target-gpu`: 2 bytes per parameter for the bf16 weights, times
     1.1 for the LoRA adapters, their gradients and Adam moments; activations depend on
@@ -84,7 +87,8 @@ class KbitTrainingOnSmallModel(Rule):
     - `[tool.ecolint.models]`: sizes, in billions of parameters, of private models.
 
     ## References
-    - `benchmarks/results/h200-eco107-qlora.txt` (the H200 measurement; `benchmarks/qlora_probe.py`)
+    - `benchmarks/results/h200-eco107-qlora.txt`, `h200-eco107-qlora-mistral-7b.txt` (the H200
+      measurements; `benchmarks/qlora_probe.py`)
     - Dettmers et al., QLoRA: Efficient Finetuning of Quantized LLMs (2023)
     """
 
