@@ -168,6 +168,23 @@ def test_dict_keywords(source: str, expected: dict[str, str], complete: bool) ->
     assert keywords.complete is complete
 
 
+def test_a_nested_dict_gets_the_keys_set_through_the_enclosing_binding() -> None:
+    """`kw["model_kwargs"]["load_in_4bit"] = True` sets a key of the literal that is `kw`'s `model_kwargs` entry."""
+    flow, expr = _probe(
+        """
+        kw = {"model": name, "model_kwargs": {"low_cpu_mem_usage": True}}
+        if quantize:
+            kw["model_kwargs"]["load_in_4bit"] = True
+        kw["other"]["load_in_8bit"] = True
+        probe(kw)
+        """
+    )
+    outer = flow.dict_keywords(expr)
+    inner = flow.dict_keywords(outer.items["model_kwargs"].value)
+    assert {name: code(k.value) for name, k in inner.items.items()} == {"low_cpu_mem_usage": "True", "load_in_4bit": "True"}
+    assert inner.complete
+
+
 def test_producers_pass_through_device_moves_and_aliases() -> None:
     flow, expr = _probe(
         """

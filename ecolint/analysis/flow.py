@@ -592,6 +592,10 @@ class Flow(cst.MetadataDependent):
                     found.items[key] = Keyword(key, element, element.value, expr)
                 else:
                     found.complete = False
+            nested = self._nested_changes(expr, depth, seen)
+            if nested is not None:
+                found.items.update(nested.items)
+                found.complete = found.complete and nested.complete
             yield found
         elif isinstance(expr, cst.Call) and is_builtin(self, expr.func, "dict"):
             found = Keywords()
@@ -653,19 +657,40 @@ class Flow(cst.MetadataDependent):
 
     def _changes(self, assignment: Assignment, depth: int, seen: frozenset[int]) -> Keywords:
         """The keys the uses of a dict binding set, and whether any use may set others or escape."""
+        return self._changes_through([access.node for access in assignment.references], depth, seen)
+
+    def _nested_changes(self, literal: cst.Dict, depth: int, seen: frozenset[int]) -> Keywords | None:
+        """The keys set through the binding of an enclosing dict: `kwargs["model_kwargs"]["load_in_4bit"] = True`
+        sets a key of the literal that is `kwargs = {..., "model_kwargs": {...}}`'s entry. None: not such an entry."""
+        element = self.parent(literal)
+        outer = self.parent(element) if isinstance(element, cst.DictElement) and element.value is literal else None
+        statement = self.parent(outer) if isinstance(outer, cst.Dict) else None
+        if not (isinstance(statement, cst.Assign) and statement.value is outer and len(statement.targets) == 1):
+            return None
+        target, key = statement.targets[0].target, self._key(element.key)  # type: ignore[union-attr]
+        scope = self.get_metadata(ScopeProvider, target, None) if isinstance(target, cst.Name) else None
+        if scope is None or not isinstance(key, str):
+            return None
+        binding = next((a for a in scope.assignments[target.value] if getattr(a, "node", None) is target), None)
+        if binding is None:
+            return None
+        entries = [self.parent(access.node) for access in binding.references]
+        return self._changes_through([e for e in entries if isinstance(e, cst.Subscript) and self._subscript_key(e) == key], depth, seen)
+
+    def _subscript_key(self, subscript: cst.Subscript) -> Any:
+        index = subscript.slice[0].slice if len(subscript.slice) == 1 else None
+        return self._key(index.value) if isinstance(index, cst.Index) else UNKNOWN
+
+    def _changes_through(self, uses: list[cst.CSTNode], depth: int, seen: frozenset[int]) -> Keywords:
+        """The keys these uses of one dict set (`use[k] = v`, `use.update(...)`, ...), and whether any may set others or escape."""
         found = Keywords()
-        for access in assignment.references:
-            node = access.node
+        for node in uses:
             parent = self.parent(node)
             grand = self.parent(parent) if parent is not None else None
             if isinstance(parent, cst.Subscript) and parent.value is node:
                 if isinstance(grand, cst.AssignTarget):
                     statement = self.parent(grand)
-                    key = (
-                        self._key(parent.slice[0].slice.value)
-                        if len(parent.slice) == 1 and isinstance(parent.slice[0].slice, cst.Index)
-                        else UNKNOWN
-                    )
+                    key = self._subscript_key(parent)
                     if isinstance(key, str) and isinstance(statement, cst.Assign):
                         found.items[key] = Keyword(key, parent, statement.value, statement)
                     else:

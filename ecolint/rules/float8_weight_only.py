@@ -10,8 +10,7 @@ from ecolint.fixing.statements import removable_statement, removal
 from ecolint.rule import FixAvailability, Rule
 
 COST = (
-    "+157–231% energy per token over bf16 on H200 at batch 1 and 8 (torchao 0.18, eager), "
-    "+158–701% over FP16 on RTX 5090 (pytorch/ao#4094)"
+    "+157–231% energy per token over bf16 on H200 at batch 1 and 8 (torchao 0.18, eager), +158–701% over FP16 on RTX 5090 (pytorch/ao#4094)"
 )
 ADVICE = "Load in bf16 without the float8 weight-only config"
 
