@@ -248,9 +248,10 @@ def test_fix_edits_are_those_of_the_whole_fixed_module():
     cases = [p for p in (root / "fixtures").rglob("*.py") if not p.name.endswith(".fixed.py")] + sorted(
         (root.parent / "examples").rglob("*.py")
     )
+    repeated = 'from transformers import AutoModelForCausalLM\nm = AutoModelForCausalLM.from_pretrained("x", load_in_8bit=True)\n'
+    repeated += "m.half()\nm.half()\nprint(m)\n"  # a removed line the next one repeats: the whole diff names the later
     compared = 0
-    for path in cases:
-        text = path.read_text(encoding="utf-8")
+    for path, text in [(p, p.read_text(encoding="utf-8")) for p in cases] + [(Path("repeated.py"), repeated)]:
         result = Linter(all_rules()).lint(Source(None, path.name, text), plan_fixes=True)
         if result.module is None:
             continue

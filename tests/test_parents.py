@@ -43,7 +43,9 @@ def test_the_table_is_libcsts_and_lists_code_in_visit_order(path):
 
 
 def test_decorators_and_conditional_values_come_in_source_order():
-    module = cst.parse_module("@first()\ndef f(a=second(), /, b=third()):\n    return fourth() if fifth() else sixth()\n")
+    module = cst.parse_module(
+        "@first()\ndef f(a=second(), /, b=third()):\n    return fourth() if fifth() else sixth()\ntype X[T: seventh()] = eighth()\n"
+    )
     table = MetadataWrapper(module, unsafe_skip_copy=True).resolve(ParentProvider)
     names = [n.func.value for n in table if isinstance(n, cst.Call)]
-    assert names == ["first", "second", "third", "fourth", "fifth", "sixth"]
+    assert names == ["first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth"]

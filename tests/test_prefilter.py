@@ -32,6 +32,7 @@ def test_code_view_blanks_docstrings_and_comments_but_keeps_keys_and_fstring_fie
         ("try: import transformers", True),
         ("x = 1; from transformers import y", True),
         ("import os, \\\n    transformers", True),
+        ("import os, \\\r\n\r\n    transformers", True),  # past every line ending: a parse reports the error
         ("    >>> from transformers import AutoModel", False),
         ("see the transformers docs", False),
     ],

@@ -37,6 +37,7 @@ _SOURCE_ORDER: dict[type[cst.CSTNode], tuple[str, ...]] = {
     cst.ExceptStarHandler: ("leading_lines", "type", "name"),
     cst.MatchCase: ("leading_lines", "pattern", "guard"),
     cst.Arg: ("star", "keyword", "equal", "value"),
+    cst.TypeAlias: ("whitespace_after_type", "name", "whitespace_after_name", "type_parameters"),
 }
 _FIELDS: dict[type, tuple[str, ...]] = {}
 

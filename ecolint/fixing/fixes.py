@@ -281,6 +281,8 @@ class FixEdits:
             first, after_last = self.starts[where.start.line - 1], self.starts[min(where.end.line, len(self.starts) - 1)]
             before = self.text[first:after_last]
             if isinstance(new, cst.RemovalSentinel):
+                if self._repeated_next_to(where.start.line, where.end.line):
+                    return None  # the whole diff may report an identical neighbour as the one removed
                 after = ""  # the statement's lines go; the blank lines and comments above it are not among them
             else:
                 start, end = self._offset(where.start.line, where.start.column), self._offset(where.end.line, where.end.column)
@@ -304,6 +306,13 @@ class FixEdits:
             return False
         body = getattr(self.parents.get(old), "body", ())
         return isinstance(body, (tuple, list)) and any(s is old for s in body[:-1])
+
+    def _line(self, row: int) -> str | None:
+        return self.text[self.starts[row - 1] : self.starts[row]] if 0 < row < len(self.starts) else None
+
+    def _repeated_next_to(self, first: int, last: int) -> bool:
+        """Whether the line after rows first..last repeats the first, or the line before repeats the last."""
+        return self._line(last + 1) == self._line(first) or self._line(first - 1) == self._line(last)
 
     def _offset(self, line: int, column: int) -> int:
         return self.starts[line - 1] + column

@@ -133,9 +133,9 @@ def imports_any(text: str, packages: Sequence[str]) -> bool:
 
 
 def _continues(text: str, line_start: int) -> bool:
-    """Whether the line before `line_start` ends with a backslash (its statement goes on)."""
-    end = line_start - 1
-    if end > 0 and text[end] == "\n" and text[end - 1] == "\r":
+    """Whether the text before `line_start`, past its line endings, ends with a backslash (a statement may go on)."""
+    end = line_start
+    while end > 0 and text[end - 1] in "\r\n":
         end -= 1
     return end > 0 and text[end - 1] == "\\"
 
