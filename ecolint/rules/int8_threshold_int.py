@@ -28,7 +28,12 @@ class Int8ThresholdInt(Rule):
     `BitsAndBytesConfig` checks the type of its threshold and raises
     `TypeError: llm_int8_threshold must be a float` for an int, so the script
     crashes before the model loads. The same happens to a dict passed as
-    `quantization_config=` or unpacked into `BitsAndBytesConfig(**...)`.
+    `quantization_config=` or unpacked into `BitsAndBytesConfig(**...)`, and to the
+    keyword given to `from_pretrained` itself with `load_in_8bit=True`: the transformers
+    4.x releases that accept those keywords build a `BitsAndBytesConfig` from them
+    (`BitsAndBytesConfig.from_dict(config_dict=...)` in `from_pretrained`); the earliest
+    ones (4.27-4.30) set the threshold after the check instead, and 5.x refuses the
+    keywords altogether (ECO105).
 
     ## Example
     ```python
@@ -62,10 +67,6 @@ class Int8ThresholdInt(Rule):
 
     def visit_Call(self, node: cst.Call) -> None:
         for request in quantization_requests(self.flow, node):
-            # Keywords given to `from_pretrained` itself were set after the type check
-            # in transformers 4.x, and are a TypeError of their own in 5.x (ECO105).
-            if request.origin != "config":
-                continue
             threshold = request.keywords.get("llm_int8_threshold")
             if threshold is None:
                 continue
@@ -73,6 +74,8 @@ class Int8ThresholdInt(Rule):
             if isinstance(value, bool) or not isinstance(value, int):
                 continue
             message = f"`llm_int8_threshold={value}` is an int: `BitsAndBytesConfig` raises `TypeError: llm_int8_threshold must be a float`"
+            if request.origin == "loader":
+                message += " (transformers 4.x builds it from `from_pretrained`'s keywords; 5.x refuses them, ECO105)"
             replacement = _as_float_literal(threshold.value)
             fix = None
             if replacement is not None:
