@@ -30,6 +30,7 @@ _DTYPES = frozenset({"float16", "bfloat16", "float32", "float64"})  # ECO108's `
 _PASS_THROUGH = frozenset({"to", "cuda", "eval", "half", "bfloat16", "float", "requires_grad_", "train"})  # as the flow's
 _LOOPS = (ast.For, ast.AsyncFor, ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)  # not `while`: never flagged
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 
 
 def _last_name(node: ast.AST) -> str | None:
@@ -68,9 +69,19 @@ class ModuleFacts:
         self.unpacking_callees: set[str] = set()  # ... given a `**mapping`
         self.stored_keys: set[object] = set()  # `d["load_in_8bit"] = ...`, `d.setdefault("load_in_8bit", ...)`
         self.calls: list[ast.Call] = []
-        self._own: dict[int, list[ast.AST]] = {}
-        for node in walk(tree):
+        # Each scope's own nodes (`own`), filled in the same walk: a node goes to the list of the
+        # body it lies in, none for a function's or class's header, a lambda, or a nested def.
+        self._own: dict[int, list[ast.AST]] = {id(tree): []}
+        stack: list[tuple[ast.AST, list[ast.AST] | None]] = [(child, self._own[id(tree)]) for child in reversed(children(tree))]
+        while stack:
+            node, bucket = stack.pop()
             kind = type(node)
+            if kind in _SCOPES:
+                stack.extend(reversed(self._scope_children(node, bucket)))
+            else:
+                if bucket is not None:
+                    bucket.append(node)
+                stack.extend((child, bucket) for child in reversed(children(node)))
             if kind is ast.keyword:
                 self.keywords.add(node.arg)  # type: ignore[attr-defined]
             elif kind is ast.Dict:
@@ -108,6 +119,25 @@ class ModuleFacts:
                 self.pipeline_loaders.add(alias.asname)
             if alias.asname and imported == "BitsAndBytesConfig":
                 self.config_names.add(alias.asname)
+
+    def _scope_children(self, node: ast.AST, bucket: list[ast.AST] | None) -> list[tuple[ast.AST, list[ast.AST] | None]]:
+        """A def's, class's or lambda's children, with the own-node list each goes to: a function's body
+        to its own, a class body's statements but its defs to the enclosing one, the rest to none."""
+        found: list[tuple[ast.AST, list[ast.AST] | None]] = []
+        if type(node) in _FUNCTIONS:
+            self._own[id(node)] = []
+        for name, value in ast.iter_fields(node):
+            items = value if type(value) is list else [value]
+            for item in items:
+                if not isinstance(item, ast.AST) or name == "ctx":
+                    continue
+                if name == "body" and type(node) in _FUNCTIONS:
+                    found.append((item, self._own[id(node)]))
+                elif name == "body" and type(node) is ast.ClassDef and type(item) not in _FUNCTIONS:
+                    found.append((item, bucket))
+                else:
+                    found.append((item, None))
+        return found
 
     def own(self, owner: ast.Module | ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.AST]:
         """The nodes of a module's or a function's body, not those of the functions, lambdas and
