@@ -199,7 +199,7 @@ async def measure(text: str, edits: int, directory: Path) -> tuple[list[float], 
 def _linter() -> Linter:
     """The linter the server uses for a document without a project configuration."""
     settings = settings_resolver().for_path(Path(tempfile.gettempdir()))
-    linter = Linters()(settings, None)
+    linter = Linters(fix_edits=False)(settings, None)  # as the server lints for diagnostics
     linter.lint(Source(None, "warm-up.py", HEADER))  # imports LibCST and the rules, once
     return linter
 

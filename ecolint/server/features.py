@@ -48,6 +48,7 @@ class Linted:
     unsafe_fixes: bool = False  # the project's `unsafe-fixes`: fix-all applies unsafe fixes too
     problem: str | None = None  # could not lint: a configuration or internal error, one line
     skipped: str | None = None  # not linted, on purpose: excluded, or too large
+    edited: Linted | None = None  # the same lint with each fix's text edits, once a code action asked
 
 
 def lint(snapshot: Snapshot, linters: Linters, root: Path) -> Linted:
@@ -76,6 +77,16 @@ def lint(snapshot: Snapshot, linters: Linters, root: Path) -> Linted:
         return Linted(
             snapshot, problem=f"internal error: {type(exc).__name__}: {exc} (please report this; ECOLINT_DEBUG=1 logs a traceback)"
         )
+
+
+def with_fix_edits(linted: Linted, linters: Linters, root: Path) -> Linted:
+    """`linted`, or where its linter left the fixes' text edits out (diagnostics do not need them),
+    the same snapshot linted again with them, once: what a quick fix applies."""
+    if linted.linter is None or linted.linter.fix_edits or not any(f.fix is not None for f in linted.findings):
+        return linted
+    if linted.edited is None:
+        linted.edited = lint(linted.snapshot, linters, root)
+    return linted.edited
 
 
 # Diagnostics

@@ -109,7 +109,8 @@ class EcolintServer(LanguageServer):
             notebook_document_sync=types.NotebookDocumentSyncOptions(notebook_selector=[python_cells], save=True),
             protocol_cls=_Protocol,
         )
-        self.linters = Linters()
+        self.linters = Linters(fix_edits=False)  # diagnostics: a fix's edits are computed when a code action asks
+        self.edit_linters = Linters()
         self.client = features.Client()
         self.generations: dict[str, int] = {}  # open text document or notebook → changes seen
         self.results: dict[str, features.Linted] = {}  # the latest lint published for each
@@ -320,6 +321,7 @@ def create_server() -> EcolintServer:
             return None
         only = [getattr(kind, "value", kind) for kind in params.context.only] if params.context.only else None
         codec = ls.workspace.position_codec
+        linted = await ls.on_worker(features.with_fix_edits, linted, ls.edit_linters, ls.root)
         return await ls.on_worker(features.code_actions, linted, uri, params.range, only, codec, ls.client)  # type: ignore[no-any-return]
 
     @server.feature(types.CODE_ACTION_RESOLVE)
