@@ -141,9 +141,8 @@ class ModuleFacts:
 
     def own(self, owner: ast.Module | ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.AST]:
         """The nodes of a module's or a function's body, not those of the functions, lambdas and
-        classes defined in it (a class body's other statements are its own), each found once."""
-        if id(owner) not in self._own:
-            self._own[id(owner)] = _own(owner.body)
+        classes defined in it (a class body's other statements are its own), each found once:
+        gathered for the module and every function of it in the one walk of `__init__`."""
         return self._own[id(owner)]
 
     @functools.cached_property
@@ -365,20 +364,6 @@ def cast_of_quantized_model(facts: ModuleFacts, words: tuple[str, ...]) -> bool:
                 if holds(node.func.value, index):
                     return True
     return False
-
-
-def _own(body: list[ast.stmt]) -> list[ast.AST]:
-    found: list[ast.AST] = []
-    stack: list[ast.AST] = list(body)
-    while stack:
-        node = stack.pop()
-        if isinstance(node, (*_FUNCTIONS, ast.Lambda, ast.ClassDef)):
-            if isinstance(node, ast.ClassDef):
-                stack.extend(s for s in node.body if not isinstance(s, _FUNCTIONS))
-            continue
-        found.append(node)
-        stack.extend(children(node))
-    return found
 
 
 def _propagate(facts: ModuleFacts, holders: _Holders, loaders: set[str]) -> None:
