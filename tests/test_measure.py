@@ -102,6 +102,34 @@ def test_measure_end_to_end_on_a_local_model(cli, tmp_path, tiny_model):
     assert finding["delta"]["verdict"] == expected
 
 
+def test_both_variants_share_one_worker_and_pause_in_turn_inside_split_calls(tiny_model):
+    """Shares of one call: each variant pauses mid-generation while the other runs, windows never overlap."""
+    from ecolint.measure import MeasureError
+    from ecolint.measure.runner import WorkerProcess
+    from ecolint.measure.workloads import Variant
+
+    worker = WorkerProcess()
+    try:
+        for arm, batch in ((0, 1), (1, 3)):
+            load = {"command": "load", "arm": arm, "path": str(tiny_model), "variant": Variant(str(arm), batch=batch).as_json()}
+            reply = worker.ask({**load, "device": "cpu", "prompt_tokens": 16, "new_tokens": 12, "weights_gib": 0})
+            assert reply["new_tokens"] == 12
+            assert worker.ask({"command": "plan", "arm": arm, "shares": 3, "calls": 1}) == {"ok": True, "shares": 3, "calls": 1}
+        windows = [(arm, worker.ask({"command": "window", "arm": arm})) for _ in range(4) for arm in (0, 1)]
+        # 12 tokens in 3 shares of 4, per sequence: arm 1 generates 3 sequences at once.
+        assert [w["tokens"] for _, w in windows] == [4, 12] * 4
+        edges = [(w["start"], w["end"]) for _, w in windows]
+        assert all(end <= next_start for (_, end), (next_start, _) in zip(edges, edges[1:]))
+        # A paused call is abandoned for any other command, which is answered; the worker goes on.
+        assert math.isfinite(worker.ask({"command": "perplexity", "arm": 0, "text": "w1 w2 w3 w4 w5"})["perplexity"])
+        assert worker.ask({"command": "window", "arm": 0})["tokens"] == 4
+        with pytest.raises(MeasureError, match="no variant loaded as arm 2"):
+            worker.ask({"command": "window", "arm": 2})
+    finally:
+        worker.close()
+    assert worker.process.returncode == 0
+
+
 def test_synthetic_weights_come_from_the_cached_config_with_planted_outliers(cli, tmp_path, monkeypatch, tiny_model):
     pytest.importorskip("torch")
     transformers = pytest.importorskip("transformers")

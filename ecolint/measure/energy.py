@@ -1,7 +1,7 @@
 """Energy readings: NVML's total-energy counter, sampled power as a labelled fallback.
 
 One recorder lives in the orchestrating process and watches the GPU for the whole measurement;
-the workers only say when each window began and ended (`time.perf_counter`, the system's
+the worker only says when each window began and ended (`time.perf_counter`, the system's
 monotonic clock, the same in every process). The counter changes about every 100 ms (H200), so
 reading it at a window's edges would err by up to a tick; instead the recorder polls it every
 few milliseconds, notes when each change appears, and interpolates linearly between changes,
@@ -86,7 +86,7 @@ class _Recorder:
         raise NotImplementedError
 
     def start(self, avoid_cores: Sequence[int] = ()) -> _Recorder:
-        """Poll in a thread, kept off `avoid_cores` (the workers' core) where the system allows."""
+        """Poll in a thread, kept off `avoid_cores` (the worker's core) where the system allows."""
         self._running = True
 
         def poll() -> None:

@@ -1,10 +1,12 @@
-"""Measure workloads: each variant in its own worker process, short windows alternated in pairs.
+"""Measure workloads: both variants in one worker process, short windows alternated in pairs.
 
 On a cloud GPU VM the host CPU runs slower in episodes of seconds, and batch-1 generation is
 bound by the CPU's kernel launches, so a slow episode makes whatever runs during it look
 costly. Windows of about a second, the two variants alternating (AB, then BA), put both halves
-of a pair in the same episode, so their ratio cancels it. Pairs are added until the interval is
-narrow enough or the time budget is spent (`stats.StoppingRule`).
+of a pair in the same episode, so their ratio cancels it. Both variants live in one process (each
+generating on its own thread, see `worker`), so that what makes one process faster or slower
+than another for its lifetime falls on both halves of every pair and cancels too. Pairs are added
+until the interval is narrow enough or the time budget is spent (`stats.StoppingRule`).
 """
 
 from __future__ import annotations
@@ -171,13 +173,13 @@ def _weights_gib(model: str, variant: Variant) -> float:
 
 
 def worker_cores(device: str) -> tuple[int, ...]:
-    """One core, the same for both workers, on a GPU machine with cores to spare; none pinned otherwise.
+    """One core for both variants' generating threads on a GPU machine with cores to spare; none pinned otherwise.
 
     Batch-1 generation is bound by one CPU thread's kernel launches, and on a cloud VM each
-    core's speed wanders on its own for seconds at a time. Two workers left to the scheduler
-    (or given two cores) each keep to a core of their own, so a pair compares two cores' speeds:
-    on the H200 VM the A/A log ratios of such pairs had a standard deviation of 0.28. The
-    workers never run at once, so one core serves both: each pair then meets one core's speed.
+    core's speed wanders on its own for seconds at a time. Two generating threads left to the
+    scheduler (or given two cores) each keep to a core of their own, so a pair compares two
+    cores' speeds: on the H200 VM the A/A log ratios of such pairs had a standard deviation of
+    0.28. The variants never run at once, so one core serves both: each pair meets one core's speed.
     """
     available = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
     if device != "cuda" or len(available) < 8:
@@ -237,43 +239,44 @@ def _recorder(options: MeasureOptions, avoid: Sequence[int] = ()) -> Any:
 
 
 class Session:
-    """Two workers with one variant each: loaded, warmed, their windows planned; `compare` measures pairs."""
+    """One worker holding both variants: loaded, warmed, their windows planned; `compare` measures pairs."""
 
     def __init__(self, workload: Workload, options: MeasureOptions, path: Path, progress: Callable[[str], None]) -> None:
         self.workload, self.options, self.path, self.progress = workload, options, path, progress
         self.arms = [Arm(workload.flagged), Arm(workload.fixed)]
-        self.workers: list[WorkerProcess] = []
+        self.worker: WorkerProcess | None = None
         self.recorder: Any = None
         self.shares = 1
         self.order_seed = 0  # drawn afresh for each comparison, recorded in the report
         self.started = time.perf_counter()
         self.setup_seconds = 0.0
 
+    def _ask(self, index: int, message: dict[str, Any]) -> dict[str, Any]:
+        assert self.worker is not None
+        return self.worker.ask({**message, "arm": index})
+
     def open(self) -> Session:
         cores = worker_cores(self.options.device)
         self.recorder = _recorder(self.options, avoid=cores)
-        self.workers = [WorkerProcess(cores) for _ in self.arms]
+        self.worker = WorkerProcess(cores)
         self.progress("loading both variants")
-        for worker, arm in zip(self.workers, self.arms):
-            worker.send(
-                {
-                    "command": "load",
-                    "path": str(self.path),
-                    "variant": arm.variant.as_json(),
-                    "device": self.options.device,
-                    "prompt_tokens": self.options.prompt_tokens,
-                    "new_tokens": self.workload.new_tokens,
-                    "weights_gib": _weights_gib(self.workload.model, arm.variant),
-                }
-            )
-        for worker, arm in zip(self.workers, self.arms):  # loaded in parallel ...
-            arm.new_tokens = worker.receive()["new_tokens"]
+        for index, arm in enumerate(self.arms):
+            message = {
+                "command": "load",
+                "path": str(self.path),
+                "variant": arm.variant.as_json(),
+                "device": self.options.device,
+                "prompt_tokens": self.options.prompt_tokens,
+                "new_tokens": self.workload.new_tokens,
+                "weights_gib": _weights_gib(self.workload.model, arm.variant),
+            }
+            arm.new_tokens = self._ask(index, message)["new_tokens"]
         self.progress("warming up")
-        for worker, arm in zip(self.workers, self.arms):  # ... but timed one at a time, with the GPU to itself
-            arm.call_seconds = worker.ask({"command": "warm", "cold": 1, "timed": 1})["call_seconds"]
+        for index, arm in enumerate(self.arms):  # one at a time, with the GPU to itself
+            arm.call_seconds = self._ask(index, {"command": "warm", "cold": 1, "timed": 1})["call_seconds"]
         self.shares, calls = plan_windows([a.call_seconds for a in self.arms], self.arms[0].new_tokens, self.options.window_seconds)
-        for worker, arm, count in zip(self.workers, self.arms, calls):
-            arm.calls_per_window = worker.ask({"command": "plan", "shares": self.shares, "calls": count})["calls"]
+        for index, (arm, count) in enumerate(zip(self.arms, calls)):
+            arm.calls_per_window = self._ask(index, {"command": "plan", "shares": self.shares, "calls": count})["calls"]
         self.progress("warm-up pair")
         for index in (0, 1):  # interleaved once, discarded: the first windows after a plan settle
             self._take(index)()
@@ -281,7 +284,7 @@ class Session:
         return self
 
     def _take(self, index: int) -> Callable[[], Run]:
-        reply = self.workers[index].ask({"command": "window"})
+        reply = self._ask(index, {"command": "window"})
         state = self.recorder.gpu_state()
         start, end = reply["start"], reply["end"]
 
@@ -298,7 +301,7 @@ class Session:
         """Pairs until the stopping rule says enough; the runs are kept in the arms."""
         trial_start = time.perf_counter()
 
-        def elapsed() -> float:  # as if this comparison had loaded its workers itself
+        def elapsed() -> float:  # as if this comparison had loaded its worker itself
             return self.setup_seconds + time.perf_counter() - trial_start
 
         def take(index: int) -> Callable[[], Run]:
@@ -314,12 +317,12 @@ class Session:
 
     def perplexities(self) -> None:
         self.progress("quality check")
-        for worker, arm in zip(self.workers, self.arms):
-            arm.perplexity = worker.ask({"command": "perplexity", "text": PERPLEXITY_TEXT})["perplexity"]
+        for index, arm in enumerate(self.arms):
+            arm.perplexity = self._ask(index, {"command": "perplexity", "text": PERPLEXITY_TEXT})["perplexity"]
 
     def close(self) -> None:
-        for worker in self.workers:
-            worker.close()
+        if self.worker is not None:
+            self.worker.close()
         if self.recorder is not None:
             self.recorder.stop()
 
