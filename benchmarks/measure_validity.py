@@ -11,12 +11,13 @@ Run on a GPU machine from the repository root (the `measure` extra installed):
 energy counter, polled as `--measure` polls it: the counter's tick, and how far its reading
 trails the load (a pure delay and a first-order smoothing are fitted).
 
-`aa`: the orchestration's A/A, both arms the same variant in two worker processes, each trial
-through the same stopping rule and estimator as a finding (`Session.compare`: random-order pairs
-of windows until the 95% interval is within ±5 points or the time budget is spent). To fit the
-GPU time, `--per-session` trials share one pair of loaded workers; the setup time is counted in
-each trial's budget as if it had loaded them itself. A false positive is a trial whose interval
-excludes zero.
+`aa`: the orchestration's A/A, both arms the same variant (two copies of the model, loaded as
+a finding loads its two variants), each trial through the same stopping rule and estimator as
+a finding (`Session.compare`: random-order pairs of windows until the 95% interval is within ±5
+points or the time budget is spent). Each trial starts a worker of its own, as a finding does;
+`--per-session N` lets N trials share one loaded worker instead (the setup time is then counted
+in each trial's budget as if it had loaded it itself). A false positive is a trial whose
+interval excludes zero.
 
 `rows`: the eight evidence rows, ECO101-ECO104 on `examples/measure/` for the Qwen2-1.5B and
 Mistral-7B shapes, one `ecolint check --measure --synthetic` per finding, each with its report.
@@ -328,7 +329,7 @@ def main() -> None:
     p.set_defaults(func=lag)
     p = sub.add_parser("aa")
     p.add_argument("--trials", type=int, default=20)
-    p.add_argument("--per-session", type=int, default=5, help="trials sharing one pair of loaded workers")
+    p.add_argument("--per-session", type=int, default=1, help="trials sharing one loaded worker")
     p.add_argument("--model", default=MODEL)
     p.add_argument("--path", help="a checkpoint directory (else random weights built from the model's config)")
     p.add_argument("--dtype", default="float16")
