@@ -83,6 +83,9 @@ class Rule(cst.BatchableCSTVisitor):
         return self.flow.model_ids
 
     def report(self, node: cst.CSTNode, message: str, fix: Fix | None = None, data: Mapping[str, Any] | None = None) -> None:
+        """Report `node`, unless it sits in a branch the flow knows is never taken."""
+        if self.flow.unreachable(node):
+            return
         self.reports.append(Report(type(self), node, message, fix, dict(data or {})))
 
     @classmethod

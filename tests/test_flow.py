@@ -260,3 +260,29 @@ def test_what_measure_reads_follows_a_model_built_in_helpers() -> None:
         ("ECO102", "TinyLlama/TinyLlama-1.1B-Chat-v1.0"),
         ("ECO104", "TinyLlama/TinyLlama-1.1B-Chat-v1.0"),
     }
+
+
+def test_a_branch_is_unreachable_only_where_every_value_of_its_test_agrees() -> None:
+    flow = Flow.from_source(
+        textwrap.dedent(
+            """\
+            def load(name, int8=False, fp16=True, flag=False):
+                if int8:
+                    a = 1
+                elif not fp16:
+                    b = 2
+                else:
+                    c = 3
+                if flag:
+                    d = 4
+                if name:
+                    e = 5
+
+            load("m", flag=True)
+            load("m", flag=FLAG)
+            """
+        )
+    )
+    reachable = {code(n.targets[0].target): not flow.unreachable(n) for n in find_all(flow.module, cst.Assign)}
+    # int8 is only ever False, fp16 only True; flag is True or a runtime value; name a string or unknown.
+    assert reachable == {"a": False, "b": False, "c": True, "d": True, "e": True}

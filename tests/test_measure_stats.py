@@ -4,8 +4,9 @@ The simulated host runs at full speed with slow episodes (speed 0.55-0.85, lasti
 average, every 8 s on average), the way the H200 VM's CPU behaved (shared/evidence, part B): a
 window's energy per token grows with how much of it fell in an episode, plus 2% noise from the
 meter, times an offset that a worker process carries for its lifetime (3% SD: pairs of worker
-processes on the H200 VM differed by -5 to +3 points, benchmarks/results/README.md). Windows go through `runner.run_pairs` and `stats.StoppingRule` exactly as on the GPU;
-only the windows and the clock are simulated.
+processes on the H200 VM differed by -5 to +3 points, benchmarks/results/README.md). Windows
+go through `runner.run_pairs` and `stats.StoppingRule` exactly as on the GPU; only the windows
+and the clock are simulated.
 """
 
 from __future__ import annotations

@@ -13,7 +13,9 @@ values, bounded to the module (a notebook: all its cells) and `MAX_DEPTH` call l
 - `self.x` to every `self.x = ...` in the methods of the same class;
 - dicts through `d[k] = v`, `d.update(...)`, `d.setdefault(...)`, `d |= {...}`, `**`
   unpacking, `dict(...)`, `.copy()` and helpers that return them; a key set under a
-  condition is still set. A dict that escapes into a call the flow cannot see through
+  condition is still set, unless the condition is known false (`if load_4bit:` where
+  `load_4bit` is only ever its default False: `unreachable()`, which also silences any
+  report in such a branch). A dict that escapes into a call the flow cannot see through
   is incomplete.
 
 `values()` answers with leaves: the expressions the flow could not follow further. A
@@ -235,6 +237,27 @@ class Flow(cst.MetadataDependent):
                 return True
             child, parent = parent, self.parent(parent)
         return False
+
+    def unreachable(self, node: cst.CSTNode) -> bool:
+        """Whether `node` sits in a branch of an `if` that the flow knows is never taken: `if load_4bit:`
+        where every value `load_4bit` can have is falsy (a default of False that no call overrides)."""
+        child, parent = node, self.parent(node)
+        while parent is not None and not isinstance(parent, cst.Module):
+            if isinstance(parent, cst.If) and child is not parent.test:
+                truth = self._truth(parent.test)
+                if truth is not None and truth is not (child is parent.body):
+                    return True
+            child, parent = parent, self.parent(parent)
+        return False
+
+    def _truth(self, test: cst.BaseExpression) -> bool | None:
+        """The truth of a condition where every value it can have agrees; None where it may go either way."""
+        if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+            inner = self._truth(test.expression)
+            return None if inner is None else not inner
+        constant = self.constant(test)
+        truths = {bool(value) for value in constant.known}
+        return truths.pop() if not constant.runtime and len(truths) == 1 else None
 
     def function_of(self, node: cst.CSTNode) -> cst.FunctionDef | None:
         """The function whose body holds `node`."""
@@ -685,6 +708,8 @@ class Flow(cst.MetadataDependent):
         """The keys these uses of one dict set (`use[k] = v`, `use.update(...)`, ...), and whether any may set others or escape."""
         found = Keywords()
         for node in uses:
+            if self.unreachable(node):
+                continue
             parent = self.parent(node)
             grand = self.parent(parent) if parent is not None else None
             if isinstance(parent, cst.Subscript) and parent.value is node:

@@ -4,7 +4,9 @@ Values come from `ecolint.analysis.flow` (literals, constants, parameters with t
 defaults and every call site, factories, `self` attributes); a leaf it cannot follow
 further is read as `args.<dest>` of an argparse parser built anywhere in the file (also
 in a helper function) whose `add_argument(..., default=...)` is a literal, or as a
-dataclass field's default read back as `<object>.<field>`.
+dataclass field's default read back as `<object>.<field>`. A path put together from parts
+that are each known is known too: `"models/" + NAME`, f-strings, `os.path.join(...)`,
+`Path(...) / ...` and `str(...)` of those.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ if TYPE_CHECKING:
     from ecolint.analysis.flow import Flow
 
 _PARSE_METHODS = frozenset({"parse_args", "parse_known_args", "parse_args_into_dataclasses"})
+_JOINS = frozenset({"os.path.join", "posixpath.join", "pathlib.Path", "pathlib.PurePath", "pathlib.PosixPath"})
 # The words of the module-wide reads below (argparse defaults, dataclass fields), for `Rule.context_words`.
 CONTEXT_WORDS = ("add_argument", "dataclass")
 
@@ -50,6 +53,7 @@ class ModelIds:
         self.module = flow.module
         self._argparse: dict[str, str | None] | None = None
         self._fields: dict[str, str | None] | None = None
+        self._composing: set[int] = set()  # the expressions being put together now (a loop's `x = x + "/"`)
 
     def _defaults(self, found: dict[str, str | None], name: str, default: cst.BaseExpression | None) -> None:
         value = literal(default) if default is not None else UNKNOWN
@@ -112,8 +116,53 @@ class ModelIds:
             elif isinstance(leaf, cst.Attribute):
                 found.append(self._from_attribute(leaf))
             else:
-                found.append(None)
+                found.append(self._composed(leaf))
         return list(dict.fromkeys(found))
+
+    def _composed(self, expr: cst.BaseExpression) -> str | None:
+        """The one string an expression puts together from known parts, or None."""
+        if id(expr) in self._composing:
+            return None
+        self._composing.add(id(expr))
+        try:
+            parts = self._parts(expr)
+            texts = [self.resolve(part) if isinstance(part, cst.BaseExpression) else part for part in parts or ()]
+            if parts is None or not all(isinstance(t, str) for t in texts):
+                return None
+            return ("/" if self._is_join(expr) else "").join(texts)  # type: ignore[arg-type]
+        finally:
+            self._composing.discard(id(expr))
+
+    def _parts(self, expr: cst.BaseExpression) -> list[cst.BaseExpression | str] | None:
+        if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, (cst.Add, cst.Divide)):
+            if isinstance(expr.operator, cst.Divide) and not self._is_path(expr.left):
+                return None
+            return [expr.left, expr.right]
+        if isinstance(expr, cst.FormattedString):
+            parts: list[cst.BaseExpression | str] = []
+            for part in expr.parts:
+                if isinstance(part, cst.FormattedStringText):
+                    parts.append(part.value)
+                elif part.conversion is None and part.format_spec is None:
+                    parts.append(part.expression)
+                else:
+                    return None
+            return parts
+        if isinstance(expr, cst.Call) and all(a.keyword is None and not a.star for a in expr.args) and expr.args:
+            names = imported_names(self.meta, expr.func)
+            if names & _JOINS or (len(expr.args) == 1 and isinstance(expr.func, cst.Name) and expr.func.value == "str"):
+                return [a.value for a in expr.args]
+        return None
+
+    def _is_join(self, expr: cst.BaseExpression) -> bool:
+        divides = isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Divide)
+        return divides or (isinstance(expr, cst.Call) and bool(imported_names(self.meta, expr.func) & _JOINS))
+
+    def _is_path(self, expr: cst.BaseExpression) -> bool:
+        """Whether `expr` is a `pathlib` path put together in place (`Path("models")`, `Path(a) / b`)."""
+        if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Divide):
+            return self._is_path(expr.left)
+        return isinstance(expr, cst.Call) and bool(imported_names(self.meta, expr.func) & (_JOINS - {"os.path.join", "posixpath.join"}))
 
     def known(self, expr: cst.BaseExpression) -> list[str]:
         """The model ids the expression may name that are known statically."""
