@@ -211,7 +211,7 @@ def _skeleton(text: str, specs: Sequence[RuleSpec], facts: ModuleFacts | None) -
     """`ecolint.prefilter.skeleton`'s text to parse for checking, where every rule allows it and it pays."""
     if len(text) < SKELETON_MIN_CHARS or any(spec.context_words is None for spec in specs):
         return None
-    from ecolint.prefilter.gates import ModuleFacts
+    from ecolint.prefilter.gates import CONTEXT_NAMES, ModuleFacts
     from ecolint.prefilter.skeleton import skeleton
     from ecolint.prefilter.stages import bare, parse_or_none
 
@@ -220,7 +220,9 @@ def _skeleton(text: str, specs: Sequence[RuleSpec], facts: ModuleFacts | None) -
         if tree is None:
             return None
         facts = ModuleFacts(tree)
-    words = {bare(word) for spec in specs for word in (*spec.triggers, *spec.requires, *(spec.context_words or ()))}
+    words = {bare(word) for spec in specs for word in (*spec.triggers, *(spec.context_words or ()))}
+    for gate in {spec.gate for spec in specs if spec.gate in CONTEXT_NAMES}:
+        words |= CONTEXT_NAMES[gate](facts)
     return skeleton(text, facts, words, follow_calls=any(spec.follows_calls for spec in specs))
 
 

@@ -8,6 +8,7 @@ from libcst.metadata import ScopeProvider
 from ecolint.fixing import batching
 from ecolint.diagnostics import Applicability
 from ecolint.fixing.fixes import Fix
+from ecolint.analysis import model_ids
 from ecolint.analysis.generation import GenerationCalls, Kind
 from ecolint.analysis.measurable import load_call_hint
 from ecolint.analysis.loops import (
@@ -115,6 +116,10 @@ class UnbatchedGenerationLoop(Rule):
     identifier_strings = False
     imports = ("transformers", "peft")
     gate = "generation_in_loop"
+    # Beyond the loop's function: the model and pipeline holders (the gate's, `gates.CONTEXT_NAMES`),
+    # imports of transformers anywhere (the conventional parameters count only then), and the
+    # model ids that `--measure`'s hint resolves.
+    context_words = ("transformers", *model_ids.CONTEXT_WORDS)
 
     METADATA_DEPENDENCIES = (*Rule.METADATA_DEPENDENCIES, ParentProvider, ScopeProvider)
 
