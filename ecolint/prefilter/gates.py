@@ -167,12 +167,13 @@ class ModuleFacts:
     @functools.cached_property
     def edges(self) -> _Edges:
         """What `_propagate` follows, the same for every kind of holder: each assignment's mentions and
-        targets (a parameter's default among them), each function's returned mentions, the parameters
+        targets (a parameter's default among them), each function's returned mentions (its own
+        `return`s, as the flow reads them), the parameters
         each callee's name reaches (a class's name its `__init__`'s), and each call of a module
         function or class with the mentions of its arguments."""
         assignments = [(_mentions(a.value), _targets(a)) for a in self.assignments if a.value is not None]
         returns = [
-            (f.name, [_mentions(n.value) for n in walk(f) if isinstance(n, ast.Return) and n.value is not None]) for f in self.functions
+            (f.name, [_mentions(n.value) for n in self.own(f) if type(n) is ast.Return and n.value is not None]) for f in self.functions
         ]
         methods = {id(s): klass for klass in self.classes for s in klass.body if type(s) in _FUNCTIONS}
         parameters: dict[str, list[str]] = {}

@@ -203,14 +203,15 @@ class UnbatchedGenerationLoop(Rule):
         return self.helpers[function]
 
     def _generates_per_argument(self, function: cst.FunctionDef) -> Kind | None:
-        parameters = {p.name.value for p in function.params.params}
-        derived = flow_forward(function.body, parameters)
+        derived = None  # what the parameters reach, found once a call in the body generates
         for inner in find_all(function.body, cst.Call):
             kind = self.calls.kind(inner)
             if kind is None or enclosing_loop(self, inner) is not None:
                 continue
             if any(isinstance(a.value, (cst.List, cst.ListComp)) for a in inner.args):
                 continue
+            if derived is None:
+                derived = flow_forward(function.body, {p.name.value for p in function.params.params})
             if set().union(*(names_read(a.value) for a in inner.args)) & derived:
                 return kind
         return None
