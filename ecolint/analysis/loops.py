@@ -95,20 +95,22 @@ def loop_iterables(loop: Loop) -> list[cst.BaseExpression]:
 
 
 def _assignments(body: cst.CSTNode) -> Iterator[tuple[set[str], cst.CSTNode]]:
-    """(targets, value) of the assignments in a loop body, in source order, not in nested functions."""
+    """(targets, value) of the assignments in a loop body, in source order, not in nested functions.
+    (Node types are compared, not `isinstance`d: these are concrete classes, and LibCST's are slow to test.)"""
     for node in walk(body, (cst.FunctionDef, cst.Lambda)):
-        if isinstance(node, cst.Assign):
-            yield set().union(*(target_names(t.target) for t in node.targets)), node.value
-        elif isinstance(node, (cst.AnnAssign, cst.AugAssign, cst.NamedExpr)) and node.value is not None:
-            yield target_names(node.target), node.value
-        elif isinstance(node, cst.With):
-            yield from ((target_names(item.asname.name), item.item) for item in node.items if item.asname is not None)
-        elif isinstance(node, cst.For):
-            yield target_names(node.target), node.iter
-        elif isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value in _BUILDER_METHODS:
+        kind = type(node)
+        if kind is cst.Assign:
+            yield set().union(*(target_names(t.target) for t in node.targets)), node.value  # type: ignore[attr-defined]
+        elif (kind is cst.AnnAssign or kind is cst.AugAssign or kind is cst.NamedExpr) and node.value is not None:  # type: ignore[attr-defined]
+            yield target_names(node.target), node.value  # type: ignore[attr-defined]
+        elif kind is cst.With:
+            yield from ((target_names(item.asname.name), item.item) for item in node.items if item.asname is not None)  # type: ignore[attr-defined]
+        elif kind is cst.For:
+            yield target_names(node.target), node.iter  # type: ignore[attr-defined]
+        elif kind is cst.Call and type(node.func) is cst.Attribute and node.func.attr.value in _BUILDER_METHODS:  # type: ignore[attr-defined]
             # `xs.append(v)`, `conv.append_message(role, v)` and the like make the receiver carry v.
-            if isinstance(node.func.value, cst.Name):
-                yield {node.func.value.value}, node
+            if type(node.func.value) is cst.Name:  # type: ignore[attr-defined]
+                yield {node.func.value.value}, node  # type: ignore[attr-defined]
 
 
 def flow_forward(body: cst.CSTNode, sources: set[str], seeds: Iterable[cst.CSTNode] = ()) -> set[str]:
