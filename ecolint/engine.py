@@ -101,9 +101,14 @@ class Linter:
         except RecursionError:
             return LintResult([_syntax_error(source, "too deeply nested to parse", 1, 1)])
         wrapper = cst.MetadataWrapper(module, unsafe_skip_copy=True)
+        from libcst.metadata import PositionProvider
+
         from ecolint.analysis.flow import Flow
         from ecolint.rule_context import RuleContext
 
+        # Positions with the flow's providers, in one resolve: LibCST walks the whole tree once more
+        # for a provider like LibCST's positions resolved on its own, with nothing to visit.
+        wrapper.resolve_many((*Flow.METADATA_DEPENDENCIES, PositionProvider))
         base = self.context or RuleContext()
         context = RuleContext(source.path, base.models, base.target_gpu)
         flow = Flow(wrapper)
