@@ -306,3 +306,17 @@ def test_the_generation_gate_refuses_on_text_only_where_no_holder_can_exist(code
     assert may_hold_a_generator(code_view(code, identifier_strings=False)) is may
     if not may:
         assert generation_in_loop(ModuleFacts(ast.parse(code)), ()) is False
+
+
+def test_an_edit_outside_what_the_rules_read_moves_the_findings_with_their_rows(monkeypatch):
+    """Lines typed into a function no rule reads leave the skeleton's text as it was: the same linter
+    gives what a fresh one gives, each finding on its new row with its new line."""
+    monkeypatch.setattr(ecolint.engine, "SKELETON_MIN_CHARS", 0)
+    linter = Linter(catalogue())
+    before = linter.lint(Source(None, "gen.py", GENERATION_SOURCE)).findings
+    edited = GENERATION_SOURCE.replace('    for mark in ",.;":\n', '    # strip marks\n    for mark in ",.;:!?":\n\n')
+    after = linter.lint(Source(None, "gen.py", edited)).findings
+    assert after == Linter(catalogue()).lint(Source(None, "gen.py", edited)).findings
+    below = GENERATION_SOURCE[: GENERATION_SOURCE.index("def normalise")].count("\n")
+    assert [(f.code, f.location.row + (2 if f.location.row > below else 0)) for f in before] == [(f.code, f.location.row) for f in after]
+    assert all(edited.splitlines()[f.location.row - 1] == f.source_lines[0] for f in after)
