@@ -168,9 +168,9 @@ class ModuleFacts:
     def edges(self) -> _Edges:
         """What `_propagate` follows, the same for every kind of holder: each assignment's mentions and
         targets (a parameter's default among them), each function's returned mentions (its own
-        `return`s, as the flow reads them), the parameters
-        each callee's name reaches (a class's name its `__init__`'s), and each call of a module
-        function or class with the mentions of its arguments."""
+        `return`s, as the flow reads them), the parameters each callee's name reaches (a class's
+        name its `__init__`'s), and each call of a module function or class with the mentions of
+        its arguments."""
         assignments = [(_mentions(a.value), _targets(a)) for a in self.assignments if a.value is not None]
         returns = [
             (f.name, [_mentions(n.value) for n in self.own(f) if type(n) is ast.Return and n.value is not None]) for f in self.functions
