@@ -5,9 +5,10 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from collections.abc import Iterable, Sequence
 
 from ecolint.catalogue import RuleSpec
 from ecolint.diagnostics import SYNTAX_ERROR, Edit, Finding, FixSummary, Location
@@ -15,6 +16,8 @@ from ecolint.prefilter.stages import Prefilter
 from ecolint.sources import Source
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import libcst as cst
     from libcst.metadata import CodeRange
 
@@ -29,6 +32,7 @@ _NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]+)
 _SOURCE_LINES_SHOWN = 4
 # Below this size a whole parse costs LibCST under 0.1 s; above, checking parses `ecolint.prefilter.skeleton`'s text.
 SKELETON_MIN_CHARS = 8_000
+CHECKED_DOCUMENTS = 32  # how many documents' last parsed text a linter keeps
 
 
 @dataclass
@@ -71,6 +75,10 @@ class Linter:
         self.prefilter = Prefilter(self.specs) if prefilter else None
         self.context = context
         self.fix_edits = fix_edits  # False: findings carry each fix's title and safety, not its text edits
+        # Per document (path, display name), the text it last parsed (skeleton or source), the rules
+        # it ran and their located reports: an edit that leaves that text as it was (outside every
+        # function a rule reads) is not parsed again.
+        self._checked: OrderedDict[tuple[Path | None, str], tuple[tuple[str, tuple[str, ...]], list[_Located]]] = OrderedDict()
 
     def lint(self, source: Source, plan_fixes: bool = False) -> LintResult:
         """Findings of `source`; with plan_fixes, also the node-level fixes to apply."""
@@ -87,10 +95,14 @@ class Linter:
         candidates, facts = (self.specs, None) if self.prefilter is None else self.prefilter.candidates(source.text)
         if not candidates:
             return LintResult()
-        rules = [self._rule(spec) for spec in candidates]
+        parsed = None if plan_fixes else _skeleton(source.text, candidates, facts)
+        document, codes = (source.path, source.display_name), tuple(spec.code for spec in candidates)
+        last = self._checked.get(document)
+        if not plan_fixes and last is not None and last[0] == (parsed.text if parsed is not None else source.text, codes):
+            self._checked.move_to_end(document)  # the same text to parse as last time: the same reports, wherever its rows now lie
+            return self._result(source, parsed, last[1])
         import libcst as cst
 
-        parsed = None if plan_fixes else _skeleton(source.text, candidates, facts)
         try:
             module = _parse_skeleton(parsed) if parsed is not None else None
             if module is None:
@@ -101,17 +113,28 @@ class Linter:
         except RecursionError:
             return LintResult([_syntax_error(source, "too deeply nested to parse", 1, 1)])
         wrapper = cst.MetadataWrapper(module, unsafe_skip_copy=True)
+        from libcst.metadata import PositionProvider
+
         from ecolint.analysis.flow import Flow
         from ecolint.rule_context import RuleContext
 
+        # Positions with the flow's providers, in one resolve: LibCST walks the whole tree once more
+        # for a provider like LibCST's positions resolved on its own, with nothing to visit.
+        wrapper.resolve_many((*Flow.METADATA_DEPENDENCIES, PositionProvider))
         base = self.context or RuleContext()
         context = RuleContext(source.path, base.models, base.target_gpu)
         flow = Flow(wrapper)
-        visitors = [rule(module, context, flow) for rule in rules]
+        visitors = [self._rule(spec)(module, context, flow) for spec in candidates]
         _visit(visitors, wrapper, flow)
-        reports = [report for visitor in visitors for report in visitor.reports]
-        result = self._collect(source, parsed, wrapper, reports, plan_fixes)
-        result.findings = _in_cells(result.findings, source)
+        text = parsed.text if parsed is not None else source.text
+        located = self._locate(text, wrapper, [report for visitor in visitors for report in visitor.reports], plan_fixes)
+        if not plan_fixes:
+            self._checked[document] = ((text, codes), [item for item, _ in located])
+            self._checked.move_to_end(document)
+            while len(self._checked) > CHECKED_DOCUMENTS:
+                self._checked.popitem(last=False)
+        result = self._result(source, parsed, [item for item, _ in located], [planned for _, planned in located])
+        result.module = module
         return result
 
     def _rule(self, spec: RuleSpec) -> type[Rule]:
@@ -119,51 +142,83 @@ class Linter:
             self._classes[spec.code] = spec.load()
         return self._classes[spec.code]
 
-    def _collect(
-        self, source: Source, parsed: Skeleton | None, wrapper: cst.MetadataWrapper, reports: Iterable[Report], plan_fixes: bool
-    ) -> LintResult:
-        """Locate, suppress and dedupe the reports; `parsed`: the skeleton LibCST parsed instead of the source, if any."""
+    def _locate(
+        self, text: str, wrapper: cst.MetadataWrapper, reports: Iterable[Report], plan_fixes: bool
+    ) -> list[tuple[_Located, PlannedFix | None]]:
+        """Each report where `text` (the skeleton or the source LibCST parsed) has it, one per rule and
+        place, with its fix's summary and, with plan_fixes, the fix to apply."""
         from libcst.metadata import PositionProvider
 
         from ecolint.fixing.fixes import FixEdits, PlannedFix
 
         positions = wrapper.resolve(PositionProvider)
-        fix_edits = FixEdits(wrapper, source.text if parsed is None else parsed.text)
-        lines = source.text.splitlines()
-        noqa = suppressed_codes(source.text)
-        result = LintResult(module=wrapper.module)
+        fix_edits = FixEdits(wrapper, text)
+        located: list[tuple[_Located, PlannedFix | None]] = []
         seen: set[tuple[str, Location]] = set()
         for report in reports:
             where = positions[report.node]
-            start = _original(Location(where.start.line, where.start.column + 1), parsed)
-            end = _original(Location(where.end.line, where.end.column + 1), parsed)
-            if (report.rule.code, start) in seen or _is_suppressed_at(report.rule.code, start.row, noqa):
+            start, end = Location(where.start.line, where.start.column + 1), Location(where.end.line, where.end.column + 1)
+            if (report.rule.code, start) in seen:
                 continue
             seen.add((report.rule.code, start))
-            summary = None
+            summary = planned = None
             if report.fix is not None:
                 edits = fix_edits.edits(report.fix) if self.fix_edits else ()
-                if parsed is not None:
-                    edits = tuple(Edit(e.content, _original(e.location, parsed), _original(e.end_location, parsed)) for e in edits)
                 summary = FixSummary(report.fix.title, report.fix.applicability, edits)
-            finding = Finding(
-                code=report.rule.code,
-                name=report.rule.name,
-                message=report.message,
-                path=source.display_name,
-                location=start,
-                end_location=end,
-                fix=summary,
-                source_lines=tuple(lines[start.row - 1 : min(end.row, start.row + _SOURCE_LINES_SHOWN - 1)]),
-                data=report.data,
+                if plan_fixes:
+                    spans = tuple(_span(positions[old]) for old, _ in report.fix.replacements)
+                    dropped = tuple(_span(positions[node]) for node in report.fix.drops if node in positions)
+                    planned = PlannedFix(report.fix, spans, dropped)
+            located.append((_Located(report.rule.code, report.rule.name, report.message, start, end, summary, report.data), planned))
+        return located
+
+    def _result(
+        self, source: Source, parsed: Skeleton | None, located: list[_Located], planned: Sequence[PlannedFix | None] = ()
+    ) -> LintResult:
+        """The findings of `source` from its located reports: placed on its rows, `# noqa` applied, in cells for a notebook."""
+        lines = source.text.splitlines()
+        noqa = suppressed_codes(source.text)
+        result = LintResult()
+        for index, item in enumerate(located):
+            start, end = _original(item.start, parsed), _original(item.end, parsed)
+            if _is_suppressed_at(item.code, start.row, noqa):
+                continue
+            fix = item.fix
+            if fix is not None and parsed is not None:
+                edits = tuple(Edit(e.content, _original(e.location, parsed), _original(e.end_location, parsed)) for e in fix.edits)
+                fix = FixSummary(fix.message, fix.applicability, edits)
+            result.findings.append(
+                Finding(
+                    code=item.code,
+                    name=item.name,
+                    message=item.message,
+                    path=source.display_name,
+                    location=start,
+                    end_location=end,
+                    fix=fix,
+                    source_lines=tuple(lines[start.row - 1 : min(end.row, start.row + _SOURCE_LINES_SHOWN - 1)]),
+                    data=item.data,
+                )
             )
-            result.findings.append(finding)
-            if plan_fixes and report.fix is not None:
-                spans = tuple(_span(positions[old]) for old, _ in report.fix.replacements)
-                dropped = tuple(_span(positions[node]) for node in report.fix.drops if node in positions)
-                result.planned.append(PlannedFix(report.fix, spans, dropped))
+            if index < len(planned) and planned[index] is not None:
+                result.planned.append(planned[index])  # type: ignore[arg-type]
         result.findings.sort(key=lambda f: (f.location, f.code))
+        result.findings = _in_cells(result.findings, source)
         return result
+
+
+@dataclass(frozen=True)
+class _Located:
+    """One report where the parsed text has it, with its fix's summary there: all a lint of that text
+    gives, whatever the rest of the source (`Linter` keeps these for each document's last text)."""
+
+    code: str
+    name: str
+    message: str
+    start: Location
+    end: Location
+    fix: FixSummary | None
+    data: Mapping[str, Any]
 
 
 def _visit(rules: Sequence[Rule], wrapper: cst.MetadataWrapper, flow: Flow) -> None:
@@ -211,7 +266,7 @@ def _skeleton(text: str, specs: Sequence[RuleSpec], facts: ModuleFacts | None) -
     """`ecolint.prefilter.skeleton`'s text to parse for checking, where every rule allows it and it pays."""
     if len(text) < SKELETON_MIN_CHARS or any(spec.context_words is None for spec in specs):
         return None
-    from ecolint.prefilter.gates import ModuleFacts
+    from ecolint.prefilter.gates import CONTEXT_NAMES, ModuleFacts
     from ecolint.prefilter.skeleton import skeleton
     from ecolint.prefilter.stages import bare, parse_or_none
 
@@ -220,7 +275,9 @@ def _skeleton(text: str, specs: Sequence[RuleSpec], facts: ModuleFacts | None) -
         if tree is None:
             return None
         facts = ModuleFacts(tree)
-    words = {bare(word) for spec in specs for word in (*spec.triggers, *spec.requires, *(spec.context_words or ()))}
+    words = {bare(word) for spec in specs for word in (*spec.triggers, *(spec.context_words or ()))}
+    for gate in {spec.gate for spec in specs if spec.gate in CONTEXT_NAMES}:
+        words |= CONTEXT_NAMES[gate](facts)
     return skeleton(text, facts, words, follow_calls=any(spec.follows_calls for spec in specs))
 
 

@@ -60,9 +60,10 @@ class Rule(cst.BatchableCSTVisitor):
     identifier_strings: ClassVar[bool] = True
     imports: ClassVar[tuple[str, ...]] = ()
     gate: ClassVar[str | None] = None
-    # Beyond the function holding what it flags, the rule reads the module only through name
-    # bindings, imports and these words (so `ecolint.prefilter.skeleton` may drop other bodies);
-    # None: it reads the whole module.
+    # Beyond the functions holding its `triggers`, the rule reads the module only through name
+    # bindings, imports, these words (a `requires` word read elsewhere is one) and the names its
+    # gate gives where `gates.CONTEXT_NAMES` has it (so `ecolint.prefilter.skeleton` may drop
+    # other bodies); None: it reads the whole module.
     context_words: ClassVar[tuple[str, ...] | None] = None
     # Whether it reads values through the module's calls (parameters from call sites, factories'
     # returns), so the skeleton keeps both sides of every call a kept function makes or receives.

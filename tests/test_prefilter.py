@@ -77,6 +77,33 @@ def test_call_form_triggers_keep_every_finding():
         assert findings and findings == Linter(catalogue(), prefilter=False).lint(source).findings, text
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a parameter's default
+        'from transformers import pipeline\nPIPE = pipeline("text-generation")\ndef run(xs, g=PIPE):\n    return [g(x) for x in xs]\n',
+        # a walrus
+        "from transformers import AutoModel\ndef go(tok, ps):\n"
+        '    if (m := AutoModel.from_pretrained("gpt2")) is not None:\n        for p in ps:\n            m.generate(**tok(p))\n',
+        # a class's __init__ through a call of the class
+        "from transformers import AutoModel\nclass Runner:\n    def __init__(self, m):\n        self.m = m\n"
+        "    def run(self, tok, xs):\n        for x in xs:\n            self.m.generate(**tok(x))\n"
+        'r = Runner(AutoModel.from_pretrained("gpt2"))\n',
+        # peft's wrapper, whatever it wraps
+        "import transformers\nfrom peft import get_peft_model\ndef go(base, cfg, tok, ps):\n"
+        "    m = get_peft_model(base, cfg)\n    for p in ps:\n        m.generate(**tok(p))\n",
+        # a receiver moved to the GPU, a factory called in place
+        "from transformers import AutoModel\ndef load():\n    return AutoModel.from_pretrained('gpt2')\n"
+        "def go(tok, ps):\n    m = load()\n    for p in ps:\n        m.to('cuda').generate(**tok(p))\n        load().generate(**tok(p))\n",
+    ],
+)
+def test_the_generation_gate_follows_the_flow_to_every_receiver(text):
+    """ECO103's holders reach as far as the flow does: the prefilter keeps each of these files."""
+    source = Source(None, "gen.py", text)
+    findings = Linter(catalogue()).lint(source).findings
+    assert findings and findings == Linter(catalogue(), prefilter=False).lint(source).findings
+
+
 def _sources() -> list[Path]:
     return sorted(p for p in FIXTURES.glob("*/*.py") if not p.name.endswith(".fixed.py")) + sorted(EXAMPLES.rglob("*.py"))
 
@@ -178,6 +205,79 @@ def test_skeleton_keeps_a_mutated_config_so_the_findings_match_a_whole_parse(mon
     assert [(f.code, f.location.row) for f in whole if f.code == "ECO101"] == [("ECO101", row)]
 
 
+GENERATION_SOURCE = """\
+from transformers import AutoModelForCausalLM, AutoTokenizer, pipeline
+
+WRITER = pipeline("text-generation", model="gpt2")
+
+
+def load():
+    return AutoModelForCausalLM.from_pretrained("gpt2")
+
+
+def answer(lm, tok, prompt):
+    return lm.generate(**tok(prompt, return_tensors="pt"))
+
+
+def normalise(text):
+    for mark in ",.;":
+        text = text.replace(mark, " ")
+    return text
+
+
+def write_all(items, g=WRITER):
+    return [g(item) for item in items]
+
+
+class Engine:
+    def __init__(self, net):
+        self.net = net
+
+    def run(self, tok, prompts):
+        for prompt in prompts:
+            self.net.generate(**tok(prompt, return_tensors="pt"))
+
+    def size(self):
+        return sum(len(line) for line in open("sizes.txt"))
+
+
+def main(prompts):
+    tok = AutoTokenizer.from_pretrained("gpt2")
+    lm = load()
+    outputs = [answer(lm, tok, p) for p in prompts]
+    Engine(lm).run(tok, prompts)
+    return outputs, write_all(prompts)
+"""
+
+
+def test_the_skeleton_keeps_every_generation_loop_and_leaves_the_rest_out(monkeypatch):
+    """ECO103 reads beyond its words only through the model and pipeline holders: functions that name
+    none go, even with loops, and the findings are those of a whole parse."""
+    import ast
+
+    from ecolint.prefilter.gates import generation_holders
+    from ecolint.prefilter.skeleton import skeleton
+
+    facts = ModuleFacts(ast.parse(GENERATION_SOURCE))
+    result = skeleton(GENERATION_SOURCE, facts, {"generate", "pipe", "pipeline", "generator", *generation_holders(facts)})
+    assert result is not None
+    assert "text.replace" not in result.text and "open(" not in result.text
+    assert "[g(item) for item in items]" in result.text and "self.net = net" in result.text
+    source = Source(None, "gen.py", GENERATION_SOURCE)
+    linter = Linter(catalogue())
+    monkeypatch.setattr(ecolint.engine, "SKELETON_MIN_CHARS", 0)
+    skeleton_findings = linter.lint(source).findings
+    monkeypatch.setattr(ecolint.engine, "SKELETON_MIN_CHARS", 10**12)
+    whole = linter.lint(source).findings
+    assert skeleton_findings == whole
+    lines = GENERATION_SOURCE.splitlines()
+    assert sorted(lines[f.location.row - 1].strip()[:12] for f in whole if f.code == "ECO103") == [
+        "outputs = [a",
+        "return [g(it",
+        "self.net.gen",
+    ]
+
+
 def test_the_skeleton_follows_calls_as_far_as_the_flow_does():
     from ecolint.analysis.flow import MAX_DEPTH
     from ecolint.prefilter.skeleton import FOLLOWED_CALLS
@@ -206,3 +306,17 @@ def test_the_generation_gate_refuses_on_text_only_where_no_holder_can_exist(code
     assert may_hold_a_generator(code_view(code, identifier_strings=False)) is may
     if not may:
         assert generation_in_loop(ModuleFacts(ast.parse(code)), ()) is False
+
+
+def test_an_edit_outside_what_the_rules_read_moves_the_findings_with_their_rows(monkeypatch):
+    """Lines typed into a function no rule reads leave the skeleton's text as it was: the same linter
+    gives what a fresh one gives, each finding on its new row with its new line."""
+    monkeypatch.setattr(ecolint.engine, "SKELETON_MIN_CHARS", 0)
+    linter = Linter(catalogue())
+    before = linter.lint(Source(None, "gen.py", GENERATION_SOURCE)).findings
+    edited = GENERATION_SOURCE.replace('    for mark in ",.;":\n', '    # strip marks\n    for mark in ",.;:!?":\n\n')
+    after = linter.lint(Source(None, "gen.py", edited)).findings
+    assert after == Linter(catalogue()).lint(Source(None, "gen.py", edited)).findings
+    below = GENERATION_SOURCE[: GENERATION_SOURCE.index("def normalise")].count("\n")
+    assert [(f.code, f.location.row + (2 if f.location.row > below else 0)) for f in before] == [(f.code, f.location.row) for f in after]
+    assert all(edited.splitlines()[f.location.row - 1] == f.source_lines[0] for f in after)

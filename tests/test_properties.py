@@ -3,7 +3,8 @@
 Properties, over every generated module: checking never raises; every fix's result parses;
 fixing is idempotent; a fix changes nothing outside the nodes it replaces (and the import it
 adds); once fixed, no fixable finding of any rule remains; broken variants of the module are
-reported as syntax errors, never raised. Profiles live in conftest.py (`HYPOTHESIS_PROFILE=deep`
+reported as syntax errors, never raised. Over modules whose loads, factories, helpers and loops
+lie in separate functions: the skeleton parse finds what a whole parse finds. Profiles live in conftest.py (`HYPOTHESIS_PROFILE=deep`
 for a long run).
 """
 
@@ -14,6 +15,7 @@ import ast
 from hypothesis import given
 from hypothesis import strategies as st
 
+import ecolint.engine
 from ecolint.catalogue import catalogue
 from ecolint.diagnostics import SYNTAX_ERROR, Location
 from ecolint.engine import Linter
@@ -130,6 +132,49 @@ def modules(draw) -> str:
     return f"{torch}{imports}\n\n{wrapper}{text}\n"
 
 
+# Pieces of a module spread over functions, as ECO103's flow reads them across calls: `{m}` a model
+# holder's name, `{p}` a pipeline's, `{a}` a `self` attribute's. Each is a def or class, or module code.
+SPREAD_PIECES = [
+    "def load():\n    return AutoModelForCausalLM.from_pretrained(model_id)",
+    "def load_pipe():\n    return pipeline('text-generation', model=model_id)",
+    "{p} = pipeline('text-generation', model=model_id)",
+    "{m} = load()",
+    "{m} = AutoModelForCausalLM.from_pretrained(model_id).to('cuda')",
+    "def answer({m}, prompt):\n    return {m}.generate(**tok(prompt, return_tensors='pt'))",
+    "def answer_all({m}, prompts):\n    for prompt in prompts:\n        answer({m}, prompt)",
+    "def each(prompts, {p}={p}):\n    return [{p}(x) for x in prompts]",
+    "def each_made(prompts):\n    return [load_pipe()(x) for x in prompts]",
+    "def with_walrus(prompts):\n    if ({m} := load()) is not None:\n        for x in prompts:\n            {m}.generate(**tok(x))",
+    "class Engine:\n    def __init__(self, {m}):\n        self.{a} = {m}\n\n"
+    "    def run(self, prompts):\n        for x in prompts:\n            self.{a}.generate(**tok(x))",
+    "answer_all({m}, prompts)",
+    "Engine({m}).run(prompts)",
+    "results = each(prompts)",
+    "def main():\n    {m} = load()\n    answer_all({m}, prompts)\n    Engine(load()).run(prompts)",
+]
+FILLER_FUNCTIONS = [
+    "def normalise(text):\n    for mark in ',.;':\n        text = text.replace(mark, ' ')\n    return text",
+    "def mean(values):\n    return sum(v for v in values) / max(len(values), 1)",
+    "class Metric:\n    def add(self, value):\n        self.total = getattr(self, 'total', 0) + value",
+    "def read(path):\n    return [line.strip() for line in open(path)]",
+]
+
+
+@st.composite
+def spread_modules(draw) -> str:
+    """Loads, factories, helpers and loops in separate functions, between functions no rule reads."""
+    names = {
+        "m": draw(st.sampled_from(["model", "lm", "net"])),
+        "p": draw(st.sampled_from(["pipe", "writer", "gen"])),
+        "a": draw(st.sampled_from(["model", "engine", "lm"])),
+    }
+    pieces = draw(st.lists(st.sampled_from(SPREAD_PIECES + FILLER_FUNCTIONS), min_size=3, max_size=10))
+    body = "\n\n\n".join(piece.format(**names) for piece in pieces)
+    head = "from transformers import AutoModelForCausalLM, AutoTokenizer, pipeline\n\n"
+    head += "model_id = 'Qwen/Qwen2-0.5B'\ntok = AutoTokenizer.from_pretrained(model_id)\nprompts = ['a', 'b']\n\n\n"
+    return head + body + "\n"
+
+
 def lint(text: str, plan_fixes: bool = False):
     return LINTER.lint(Source(path=None, display_name="gen.py", text=text), plan_fixes=plan_fixes)
 
@@ -197,3 +242,17 @@ def test_broken_modules_are_reported_not_raised(text, data):
     except SyntaxError:
         may_flag = LINTER.prefilter.candidates(broken)[0]
         assert not may_flag or [f.code for f in findings] == [SYNTAX_ERROR[0]], (broken, findings)
+
+
+@given(spread_modules())
+def test_the_skeleton_parse_finds_what_a_whole_parse_finds(text):
+    source = Source(path=None, display_name="gen.py", text=text)
+    kept = ecolint.engine.SKELETON_MIN_CHARS
+    try:
+        ecolint.engine.SKELETON_MIN_CHARS = 0
+        skeleton = LINTER.lint(source).findings
+        ecolint.engine.SKELETON_MIN_CHARS = 10**12
+        whole = LINTER.lint(source).findings
+    finally:
+        ecolint.engine.SKELETON_MIN_CHARS = kept
+    assert skeleton == whole, text

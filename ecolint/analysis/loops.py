@@ -12,7 +12,7 @@ from typing import Any, Union
 import libcst as cst
 
 from ecolint.analysis.names import literal
-from ecolint.analysis.parents import ParentProvider, walk
+from ecolint.analysis.parents import ParentProvider, children, walk
 
 Comprehension = Union[cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp]
 Loop = Union[cst.For, cst.While, Comprehension]
@@ -25,30 +25,20 @@ _BUILDER_METHODS = frozenset(
 )
 
 
-class _ReadNames(cst.CSTVisitor):
-    def __init__(self) -> None:
-        self.names: set[str] = set()
-
-    def visit_Attribute(self, node: cst.Attribute) -> bool:
-        node.value.visit(self)
-        return False
-
-    def visit_Arg(self, node: cst.Arg) -> bool:
-        node.value.visit(self)
-        return False
-
-    def visit_Name(self, node: cst.Name) -> None:
-        self.names.add(node.value)
-
-    def visit_Lambda(self, node: cst.Lambda) -> bool:
-        return False
-
-
 def names_read(node: cst.CSTNode) -> set[str]:
-    """Names an expression or statement reads (not attribute or keyword names)."""
-    visitor = _ReadNames()
-    node.visit(visitor)
-    return visitor.names
+    """Names an expression or statement reads (not attribute or keyword names, nor in a lambda)."""
+    found: set[str] = set()
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        kind = type(current)
+        if kind is cst.Name:
+            found.add(current.value)  # type: ignore[attr-defined]
+        elif kind is cst.Attribute or kind is cst.Arg:
+            stack.append(current.value)  # type: ignore[attr-defined]
+        elif kind is not cst.Lambda:
+            stack.extend(children(current))
+    return found
 
 
 def target_names(target: cst.BaseExpression) -> set[str]:
@@ -105,32 +95,37 @@ def loop_iterables(loop: Loop) -> list[cst.BaseExpression]:
 
 
 def _assignments(body: cst.CSTNode) -> Iterator[tuple[set[str], cst.CSTNode]]:
-    """(targets, value) of the assignments in a loop body, in source order, not in nested functions."""
+    """(targets, value) of the assignments in a loop body, in source order, not in nested functions.
+    (Node types are compared, not `isinstance`d: these are concrete classes, and LibCST's are slow to test.)"""
     for node in walk(body, (cst.FunctionDef, cst.Lambda)):
-        if isinstance(node, cst.Assign):
-            yield set().union(*(target_names(t.target) for t in node.targets)), node.value
-        elif isinstance(node, (cst.AnnAssign, cst.AugAssign, cst.NamedExpr)) and node.value is not None:
-            yield target_names(node.target), node.value
-        elif isinstance(node, cst.With):
-            yield from ((target_names(item.asname.name), item.item) for item in node.items if item.asname is not None)
-        elif isinstance(node, cst.For):
-            yield target_names(node.target), node.iter
-        elif isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value in _BUILDER_METHODS:
+        kind = type(node)
+        if kind is cst.Assign:
+            yield set().union(*(target_names(t.target) for t in node.targets)), node.value  # type: ignore[attr-defined]
+        elif (kind is cst.AnnAssign or kind is cst.AugAssign or kind is cst.NamedExpr) and node.value is not None:  # type: ignore[attr-defined]
+            yield target_names(node.target), node.value  # type: ignore[attr-defined]
+        elif kind is cst.With:
+            yield from ((target_names(item.asname.name), item.item) for item in node.items if item.asname is not None)  # type: ignore[attr-defined]
+        elif kind is cst.For:
+            yield target_names(node.target), node.iter  # type: ignore[attr-defined]
+        elif kind is cst.Call and type(node.func) is cst.Attribute and node.func.attr.value in _BUILDER_METHODS:  # type: ignore[attr-defined]
             # `xs.append(v)`, `conv.append_message(role, v)` and the like make the receiver carry v.
-            if isinstance(node.func.value, cst.Name):
-                yield {node.func.value.value}, node
+            if type(node.func.value) is cst.Name:  # type: ignore[attr-defined]
+                yield {node.func.value.value}, node  # type: ignore[attr-defined]
 
 
 def flow_forward(body: cst.CSTNode, sources: set[str], seeds: Iterable[cst.CSTNode] = ()) -> set[str]:
     """Names in `body` whose values derive from `sources`, or from an expression in `seeds`."""
     seed_ids = {id(seed) for seed in seeds}
-    assignments = [(targets, value, any(id(n) in seed_ids for n in _walk(value))) for targets, value in _assignments(body)]
+    assignments = [
+        (targets, names_read(value), bool(seed_ids) and any(id(n) in seed_ids for n in walk(value)))
+        for targets, value in _assignments(body)
+    ]
     derived = set(sources)
     changed = True
     while changed:
         changed = False
-        for targets, value, from_seed in assignments:
-            if (from_seed or names_read(value) & derived) and not targets <= derived:
+        for targets, read, from_seed in assignments:
+            if (from_seed or read & derived) and not targets <= derived:
                 derived |= targets
                 changed = True
     return derived
@@ -138,22 +133,16 @@ def flow_forward(body: cst.CSTNode, sources: set[str], seeds: Iterable[cst.CSTNo
 
 def flow_backward(body: cst.CSTNode, sinks: set[str]) -> set[str]:
     """Names in `body` whose values feed `sinks`."""
-    assignments = list(_assignments(body))
+    assignments = [(targets, names_read(value)) for targets, value in _assignments(body)]
     feeding = set(sinks)
     changed = True
     while changed:
         changed = False
-        for targets, value in assignments:
-            if targets & feeding and not names_read(value) <= feeding:
-                feeding |= names_read(value)
+        for targets, read in assignments:
+            if targets & feeding and not read <= feeding:
+                feeding |= read
                 changed = True
     return feeding
-
-
-def _walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
-    yield node
-    for child in node.children:
-        yield from _walk(child)
 
 
 def runs_at_most_once(loop: Loop) -> bool:

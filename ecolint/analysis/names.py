@@ -63,10 +63,16 @@ def imported_names(meta: Any, node: cst.CSTNode) -> set[str]:
     return {q.name for q in qualified if q.source is QualifiedNameSource.IMPORT}
 
 
-def qualified_names(meta: Any, node: cst.CSTNode) -> set[QualifiedName]:
-    """What `QualifiedNameProvider` would record for `node`."""
-    scope = meta.get_metadata(ScopeProvider, node, None)
-    return set(scope.get_qualified_names_for(node)) if scope is not None else set()
+def qualified_names(meta: Any, node: cst.CSTNode) -> frozenset[QualifiedName]:
+    """What `QualifiedNameProvider` would record for `node`; the scope is asked once per node and
+    flow (`meta`'s, where it has one): the rules ask again and again of the same few callees."""
+    flow = getattr(meta, "flow", meta)
+    known: dict[cst.CSTNode, frozenset[QualifiedName]] = flow.memo("qualified_names", dict) if hasattr(flow, "memo") else {}
+    found = known.get(node)
+    if found is None:
+        scope = meta.get_metadata(ScopeProvider, node, None)
+        found = known[node] = frozenset(scope.get_qualified_names_for(node)) if scope is not None else frozenset()
+    return found
 
 
 def is_builtin(meta: Any, node: cst.CSTNode, name: str) -> bool:

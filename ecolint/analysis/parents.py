@@ -40,6 +40,8 @@ _SOURCE_ORDER: dict[type[cst.CSTNode], tuple[str, ...]] = {
     cst.TypeAlias: ("whitespace_after_type", "name", "whitespace_after_name", "type_parameters"),
 }
 _FIELDS: dict[type, tuple[str, ...]] = {}
+_NODE_TYPES: dict[type, bool] = {}
+_PRUNED: dict[tuple[type, ...], dict[type, bool]] = {}
 
 
 def _fields(kind: type) -> tuple[str, ...]:
@@ -51,26 +53,40 @@ def _fields(kind: type) -> tuple[str, ...]:
     return names
 
 
+def _is_node_type(kind: type) -> bool:
+    """Whether values of this type are nodes (`isinstance` on LibCST's abstract classes is slow: asked once a type)."""
+    known = _NODE_TYPES.get(kind)
+    if known is None:
+        known = _NODE_TYPES[kind] = issubclass(kind, cst.CSTNode)
+    return known
+
+
 def children(node: cst.CSTNode) -> list[cst.CSTNode]:
     """`node.children`, read from the fields."""
     found: list[cst.CSTNode] = []
     for name in _fields(type(node)):
         value = getattr(node, name)
-        if isinstance(value, cst.CSTNode):
+        kind = type(value)
+        if kind is tuple or kind is list:
+            found.extend(item for item in value if _is_node_type(type(item)))
+        elif _is_node_type(kind):
             found.append(value)
-        elif type(value) is tuple or type(value) is list:
-            found.extend(item for item in value if isinstance(item, cst.CSTNode))
     return found
 
 
 def walk(root: cst.CSTNode, prune: tuple[type[cst.CSTNode], ...] = ()) -> Iterator[cst.CSTNode]:
     """`root` and the nodes under it in source order; a node of a `prune` kind is met, its subtree is not
     (as a visitor's `visit_` returning False)."""
+    pruned = _PRUNED.setdefault(prune, {})  # node type → whether it is of a `prune` kind
     stack = [root]
     while stack:
         node = stack.pop()
         yield node
-        if not isinstance(node, prune):
+        kind = type(node)
+        stop = pruned.get(kind)
+        if stop is None:
+            stop = pruned[kind] = issubclass(kind, prune)
+        if not stop:
             stack.extend(reversed(children(node)))
 
 
@@ -79,7 +95,8 @@ class ParentProvider(BaseMetadataProvider[cst.CSTNode]):
 
     def _gen_impl(self, module: cst.Module) -> None:
         stack: list[tuple[cst.CSTNode, cst.CSTNode]] = [(child, module) for child in reversed(children(module))]
+        computed = self._computed  # what `set_metadata` writes to, without a call per node
         while stack:
             node, parent = stack.pop()
-            self.set_metadata(node, parent)
+            computed[node] = parent
             stack.extend((child, node) for child in reversed(children(node)))

@@ -16,14 +16,13 @@ from typing import NamedTuple
 
 from ecolint.prefilter.trees import children, walk
 
-# Callees whose result may be a model (`Model.from_pretrained(...)`) or a pipeline, and the
-# parameter names ECO103 takes by convention for one (`model.generate`, `pipe(...)`).
-_MODEL_LOADERS = frozenset({"from_pretrained", "from_config"})
+# Callees whose result may be a model (`Model.from_pretrained(...)`, or one wrapped by peft's
+# `get_peft_model`) or a pipeline, and the parameter names ECO103 takes by convention for one
+# (`model.generate`, `pipe(...)`).
+_MODEL_LOADERS = frozenset({"from_pretrained", "from_config", "get_peft_model"})
 _PIPELINE_LOADERS = frozenset({"pipeline"})
 _MODEL_PARAMETERS = frozenset({"model"})
 _PIPELINE_PARAMETERS = frozenset({"pipe", "generator"})
-# A pseudo-name: "calls a model loader that may quantize" in `_mentions`.
-_QUANTIZED_LOAD = "\0quantized-load"
 _QUANTIZATION_KEYWORDS = frozenset({"load_in_8bit", "load_in_4bit", "quantization_config"})
 _CASTS = frozenset({"half", "float", "cuda", "to"})
 _DTYPES = frozenset({"float16", "bfloat16", "float32", "float64"})  # ECO108's `.to(torch.float16)`
@@ -31,6 +30,18 @@ _PASS_THROUGH = frozenset({"to", "cuda", "eval", "half", "bfloat16", "float", "r
 _LOOPS = (ast.For, ast.AsyncFor, ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)  # not `while`: never flagged
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+
+
+def _targets(assignment: ast.Assign | ast.AnnAssign | ast.NamedExpr) -> list[ast.expr]:
+    return assignment.targets if isinstance(assignment, ast.Assign) else [assignment.target]
+
+
+def _passed_parameters(function: ast.FunctionDef | ast.AsyncFunctionDef, method: bool) -> list[str]:
+    """The parameters a call's arguments may fill: a method's `self` (or `cls`) is the receiver, never an argument."""
+    arguments = function.args
+    named = [a.arg for a in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs)]
+    static = any(_last_name(d) == "staticmethod" for d in function.decorator_list)
+    return named[1:] if method and not static and (arguments.posonlyargs or arguments.args) else named
 
 
 def _last_name(node: ast.AST) -> str | None:
@@ -58,7 +69,8 @@ class ModuleFacts:
         self.keywords: set[str] = set()  # of call arguments, `f(load_in_8bit=True)`
         self.keys: set[object] = set()  # constant dict keys, `{"load_in_8bit": True}`
         self.model_loaders, self.pipeline_loaders = set(_MODEL_LOADERS), set(_PIPELINE_LOADERS)
-        self.assignments: list[ast.Assign | ast.AnnAssign] = []
+        self.assignments: list[ast.Assign | ast.AnnAssign | ast.NamedExpr] = []
+        self.classes: list[ast.ClassDef] = []
         self.functions: list[ast.FunctionDef | ast.AsyncFunctionDef] = []
         self.loops: list[ast.AST] = []
         self.parameters: set[str] = set()
@@ -99,12 +111,14 @@ class ModuleFacts:
                     self.unpacking_callees.add(_last_name(func))  # type: ignore[arg-type]
             elif kind is ast.arg:
                 self.parameters.add(node.arg)  # type: ignore[attr-defined]
-            elif kind is ast.Assign or kind is ast.AnnAssign:
+            elif kind is ast.Assign or kind is ast.AnnAssign or kind is ast.NamedExpr:
                 self.assignments.append(node)  # type: ignore[arg-type]
             elif kind in _LOOPS:
                 self.loops.append(node)
             elif kind in _FUNCTIONS:
                 self.functions.append(node)  # type: ignore[arg-type]
+            elif kind is ast.ClassDef:
+                self.classes.append(node)  # type: ignore[arg-type]
             elif kind is ast.Import or kind is ast.ImportFrom:
                 self._add_import(node)  # type: ignore[arg-type]
 
@@ -153,18 +167,27 @@ class ModuleFacts:
     @functools.cached_property
     def edges(self) -> _Edges:
         """What `_propagate` follows, the same for every kind of holder: each assignment's mentions and
-        targets, each function's returned mentions, each function's parameters, and each call of a
-        module function with the mentions of its arguments."""
-        assignments = [
-            (_mentions(a.value), a.targets if isinstance(a, ast.Assign) else [a.target]) for a in self.assignments if a.value is not None
-        ]
+        targets (a parameter's default among them), each function's returned mentions (its own
+        `return`s, as the flow reads them), the parameters each callee's name reaches (a class's
+        name its `__init__`'s), and each call of a module function or class with the mentions of
+        its arguments."""
+        assignments = [(_mentions(a.value), _targets(a)) for a in self.assignments if a.value is not None]
         returns = [
-            (f.name, [_mentions(n.value) for n in walk(f) if isinstance(n, ast.Return) and n.value is not None]) for f in self.functions
+            (f.name, [_mentions(n.value) for n in self.own(f) if type(n) is ast.Return and n.value is not None]) for f in self.functions
         ]
+        methods = {id(s): klass for klass in self.classes for s in klass.body if type(s) in _FUNCTIONS}
         parameters: dict[str, list[str]] = {}
         for function in self.functions:
-            arguments = (*function.args.posonlyargs, *function.args.args, *function.args.kwonlyargs)
-            parameters.setdefault(function.name, []).extend(a.arg for a in arguments)
+            arguments = function.args
+            named = _passed_parameters(function, id(function) in methods)
+            parameters.setdefault(function.name, []).extend(named)
+            if function.name == "__init__" and id(function) in methods:
+                parameters.setdefault(methods[id(function)].name, []).extend(named)  # `Class(...)` calls it
+            positional = (*arguments.posonlyargs, *arguments.args)
+            defaults = zip(positional[len(positional) - len(arguments.defaults) :], arguments.defaults)
+            for argument, default in (*defaults, *zip(arguments.kwonlyargs, arguments.kw_defaults)):
+                if default is not None:
+                    assignments.append((_mentions(default), [ast.Name(argument.arg)]))
         passing = [
             (_last_name(n.func), _mentions_all([*n.args, *(k.value for k in n.keywords)]))
             for n in self.calls
@@ -227,16 +250,15 @@ def generation_in_loop(facts: ModuleFacts, words: tuple[str, ...]) -> bool:
     """ECO103: a loop calls `.generate` on a model holder or calls a pipeline holder, or a function that does.
 
     Holders over-approximate what `ecolint.analysis.flow` may find made by a loader: names
-    and attributes assigned from a loader call (by its name or an import alias), from a
-    holder, or from a call of a function that makes or returns one (a factory); the
-    parameters of a function some call passes a holder to; and, in a module that imports
-    transformers, parameters with the conventional names.
+    and attributes assigned (`=`, `:=`, a parameter's default) from a loader call (by its name
+    or an import alias), from a holder, or from a call of a function that makes or returns one
+    (a factory); the parameters of a function (or of a class's `__init__`) some call passes a
+    holder to; and, in a module that imports transformers, parameters with the conventional names.
     """
     calls_in_loops = facts.calls_in_loops()
     if not calls_in_loops:
         return False
-    conventional = facts.parameters if facts.imports_transformers else set()
-    models, pipelines = _Holders(conventional & _MODEL_PARAMETERS), _Holders(conventional & _PIPELINE_PARAMETERS)
+    models, pipelines = _loaded_holders(facts)
     called = {_last_name(call.func) for call in calls_in_loops}
     helpers = [f for f in facts.functions if f.name in called]
 
@@ -251,18 +273,35 @@ def generation_in_loop(facts: ModuleFacts, words: tuple[str, ...]) -> bool:
             isinstance(n, ast.Call) and generates(n) for f in helpers for n in walk(f)
         )
 
-    for holders, loaders in ((models, facts.model_loaders), (pipelines, facts.pipeline_loaders)):
-        for assignment in facts.assignments:  # the holders assigned a loader's result: most files stop here
-            if assignment.value is not None and any(
-                isinstance(n, ast.Call) and _last_name(n.func) in loaders for n in walk(assignment.value)
-            ):
-                for target in assignment.targets if isinstance(assignment, ast.Assign) else [assignment.target]:
-                    holders.add(target)
-    if found():
+    if found():  # the holders assigned a loader's result: most files stop here
         return True
-    for holders, loaders in ((models, facts.model_loaders), (pipelines, facts.pipeline_loaders)):
-        _propagate(facts, holders, loaders)
+    _propagate(facts, models)
+    _propagate(facts, pipelines)
     return found()
+
+
+def generation_holders(facts: ModuleFacts) -> set[str]:
+    """ECO103's reach beyond its words: every name and attribute name that may hold a model or a
+    pipeline, and every factory of one, as `generation_in_loop` grows them (the skeleton keeps
+    each function naming one)."""
+    found: set[str] = set()
+    for holders in _loaded_holders(facts):
+        _propagate(facts, holders)
+        found |= holders.names | holders.attributes | holders.factories
+    return found
+
+
+def _loaded_holders(facts: ModuleFacts) -> tuple[_Holders, _Holders]:
+    """The model and pipeline holders before `_propagate`: conventional parameters, and what is assigned a loader's result."""
+    conventional = facts.parameters if facts.imports_transformers else set()
+    models = _Holders(conventional & _MODEL_PARAMETERS, facts.model_loaders)
+    pipelines = _Holders(conventional & _PIPELINE_PARAMETERS, facts.pipeline_loaders)
+    for holders in (models, pipelines):
+        for assignment in facts.assignments:
+            if assignment.value is not None and _mentions(assignment.value)[2] & holders.loaders:
+                for target in _targets(assignment):
+                    holders.add(target)
+    return models, pipelines
 
 
 # A parameter of a conventional name, as code writes one: `(model`, `, pipe=None`, `lambda generator:`.
@@ -281,6 +320,9 @@ def may_hold_a_generator(code: str) -> bool:
 
 # Gates that a text check on the code view may answer False for first, so the module is not parsed.
 TEXT_CHECKS = {"generation_in_loop": may_hold_a_generator}
+# Gates whose rule reads, beyond its words, names only the module itself tells: the names each
+# gives for a module count as the rule's `context_words` there (`ecolint.prefilter.skeleton`).
+CONTEXT_NAMES = {"generation_in_loop": generation_holders}
 
 
 def cast_of_quantized_model(facts: ModuleFacts, words: tuple[str, ...]) -> bool:
@@ -366,30 +408,24 @@ def cast_of_quantized_model(facts: ModuleFacts, words: tuple[str, ...]) -> bool:
     return False
 
 
-def _propagate(facts: ModuleFacts, holders: _Holders, loaders: set[str]) -> None:
+def _propagate(facts: ModuleFacts, holders: _Holders) -> None:
     """Grow `holders` to a fixpoint over the module's assignments, factories and call arguments."""
-    if not (holders.names or holders.attributes or loaders & facts.called_names):
+    if not (holders.names or holders.attributes or holders.loaders & facts.called_names):
         return  # nothing holds one and nothing makes one
     assignments, returns, parameters, passing = facts.edges
-    factories: set[str] = set()
-
-    def makes(mentioned: _Mentions) -> bool:
-        names, attributes, called = mentioned
-        return bool(called & loaders or called & factories or names & holders.names or attributes & holders.attributes)
-
     changed = True
     while changed:
         changed = False
         for mentioned, targets in assignments:
-            if makes(mentioned):
+            if holders.makes(mentioned):
                 for target in targets:
                     changed |= holders.add(target)
         for name, values in returns:
-            if name not in factories and any(makes(m) for m in values):
-                factories.add(name)
+            if name not in holders.factories and any(holders.makes(m) for m in values):
+                holders.factories.add(name)
                 changed = True
         for callee, mentioned in passing:
-            if makes(mentioned):
+            if holders.makes(mentioned):
                 for parameter in parameters[callee]:
                     changed |= holders.add(ast.Name(parameter))
 
@@ -407,22 +443,37 @@ def _mentions_all(nodes: list[ast.AST]) -> _Mentions:
 
 
 def _mentions(node: ast.AST) -> _Mentions:
-    """The names, attribute names and called names in an expression."""
+    """Where an expression's value may come from, as the flow follows values: the names and attribute
+    names it may be and the callees whose result it may be, through both sides of `a if c else b`
+    and of `and`/`or`, the items of a tuple or list (unpacked), `:=`, `*x`, and the receiver of a
+    method that returns it (`model.to("cuda")`). A call's arguments are not its value: they reach
+    it only through a module function's parameters and return (`ModuleFacts.edges`)."""
     names: set[str] = set()
     attributes: set[str] = set()
     called: set[str] = set()
-    for n in walk(node):
+    stack = [node]
+    while stack:
+        n = stack.pop()
         kind = type(n)
         if kind is ast.Name:
             names.add(n.id)  # type: ignore[attr-defined]
         elif kind is ast.Attribute:
             attributes.add(n.attr)  # type: ignore[attr-defined]
         elif kind is ast.Call:
-            last = _last_name(n.func)  # type: ignore[attr-defined]
+            func = n.func  # type: ignore[attr-defined]
+            last = _last_name(func)
             if last:
                 called.add(last)
-            if last in _MODEL_LOADERS and _may_quantize(n):  # type: ignore[arg-type]
-                called.add(_QUANTIZED_LOAD)
+            if type(func) is ast.Attribute and func.attr in _PASS_THROUGH:
+                stack.append(func.value)
+        elif kind is ast.IfExp:
+            stack += (n.body, n.orelse)  # type: ignore[attr-defined]
+        elif kind is ast.BoolOp:
+            stack += n.values  # type: ignore[attr-defined]
+        elif kind is ast.Tuple or kind is ast.List:
+            stack += n.elts  # type: ignore[attr-defined]
+        elif kind is ast.NamedExpr or kind is ast.Starred:
+            stack.append(n.value)  # type: ignore[attr-defined]
     return names, attributes, called
 
 
@@ -432,11 +483,14 @@ def _may_quantize(call: ast.Call) -> bool:
 
 
 class _Holders:
-    """Names and attribute names that may hold a model (or a pipeline)."""
+    """Names and attribute names that may hold a model (or a pipeline), and the callees that make one:
+    its loaders (by name or import alias) and the module's functions that return one (factories)."""
 
-    def __init__(self, names: set[str]) -> None:
+    def __init__(self, names: set[str], loaders: set[str]) -> None:
         self.names = set(names)
         self.attributes: set[str] = set()
+        self.loaders = loaders
+        self.factories: set[str] = set()
 
     def add(self, target: ast.AST) -> bool:
         """Add a target's names; whether any was new."""
@@ -452,7 +506,10 @@ class _Holders:
             return True
         return False
 
+    def makes(self, mentioned: _Mentions) -> bool:
+        names, attributes, called = mentioned
+        return bool(called & self.loaders or called & self.factories or names & self.names or attributes & self.attributes)
+
     def holds(self, node: ast.AST) -> bool:
-        if isinstance(node, ast.Name):
-            return node.id in self.names
-        return isinstance(node, ast.Attribute) and node.attr in self.attributes
+        """Whether `node` may evaluate to a model (or a pipeline)."""
+        return self.makes(_mentions(node))

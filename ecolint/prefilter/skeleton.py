@@ -3,14 +3,15 @@
 LibCST's cost grows with the nodes it builds, blank lines included, and is high: a
 350 KB test module takes 0.7 s to parse and 6 s to resolve scopes, qualified names,
 parents and positions. A rule that declares `context_words` reads beyond the function
-holding what it flags only through name bindings, imports and those words, never into a
-function it calls. So, when checking (never when fixing), a module-level function or a
-method of a module-level class is left out, decorators included, when the code of its
-body holds none of: the rules' words, `global`, an import alias of a rule word, a
-module-level name it may change in place (`NAME[...]`, `NAME.x = `, `NAME.update(`,
-`setattr`, `del`). Where the text left still names it (or its class would be left
-empty), its header stays with `pass` for a body. Kept lines are kept whole, and
-`Skeleton.rows` maps each back to its row in the source."""
+holding what it flags only through name bindings, imports, those words and the names its
+gate finds in the module (`gates.CONTEXT_NAMES`: ECO103's model and pipeline holders), and
+into the functions it calls only as far as the flow follows calls. So, when checking (never
+when fixing), a module-level function or a method of a module-level class is left out,
+decorators included, when the code of its body holds none of: the rules' words, `global`,
+an import alias of a rule word, a module-level name it may change in place (`NAME[...]`,
+`NAME.x = `, `NAME.update(`, `setattr`, `del`). Where the text left still names it (or its
+class would be left empty), its header stays with `pass` for a body. Kept lines are kept
+whole, and `Skeleton.rows` maps each back to its row in the source."""
 
 from __future__ import annotations
 

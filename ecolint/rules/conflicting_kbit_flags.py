@@ -50,7 +50,7 @@ class ConflictingKbitFlags(Rule):
     triggers = ("load_in_4bit",)
     requires = ("load_in_8bit",)
     gate = "bitsandbytes_config"
-    context_words = ()
+    context_words = ("load_in_8bit",)  # the other flag may be set in another function
 
     def visit_Call(self, node: cst.Call) -> None:
         for request in quantization_requests(self.flow, node):

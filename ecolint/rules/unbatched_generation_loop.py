@@ -8,6 +8,7 @@ from libcst.metadata import ScopeProvider
 from ecolint.fixing import batching
 from ecolint.diagnostics import Applicability
 from ecolint.fixing.fixes import Fix
+from ecolint.analysis import model_ids
 from ecolint.analysis.generation import GenerationCalls, Kind
 from ecolint.analysis.measurable import load_call_hint
 from ecolint.analysis.loops import (
@@ -115,6 +116,10 @@ class UnbatchedGenerationLoop(Rule):
     identifier_strings = False
     imports = ("transformers", "peft")
     gate = "generation_in_loop"
+    # Beyond the loop's function: the model and pipeline holders (the gate's, `gates.CONTEXT_NAMES`),
+    # imports of transformers anywhere (the conventional parameters count only then), and the
+    # model ids that `--measure`'s hint resolves.
+    context_words = ("transformers", *model_ids.CONTEXT_WORDS)
 
     METADATA_DEPENDENCIES = (*Rule.METADATA_DEPENDENCIES, ParentProvider, ScopeProvider)
 
@@ -198,14 +203,15 @@ class UnbatchedGenerationLoop(Rule):
         return self.helpers[function]
 
     def _generates_per_argument(self, function: cst.FunctionDef) -> Kind | None:
-        parameters = {p.name.value for p in function.params.params}
-        derived = flow_forward(function.body, parameters)
+        derived = None  # what the parameters reach, found once a call in the body generates
         for inner in find_all(function.body, cst.Call):
             kind = self.calls.kind(inner)
             if kind is None or enclosing_loop(self, inner) is not None:
                 continue
             if any(isinstance(a.value, (cst.List, cst.ListComp)) for a in inner.args):
                 continue
+            if derived is None:
+                derived = flow_forward(function.body, {p.name.value for p in function.params.params})
             if set().union(*(names_read(a.value) for a in inner.args)) & derived:
                 return kind
         return None
