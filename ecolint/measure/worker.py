@@ -65,14 +65,17 @@ class ArmThread:
     def __init__(self) -> None:
         self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._replies: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
-        threading.Thread(target=self._serve, daemon=True).start()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
 
     def run(self, job: Job) -> dict[str, Any]:
         self._jobs.put(job)
         return self._replies.get()
 
     def stop(self) -> None:
+        """End the thread, abandoning a paused call; wait for it, so the process never exits mid-generation."""
         self._jobs.put(None)
+        self._thread.join(timeout=30)
 
     def pause(self, report: dict[str, Any]) -> None:
         """On this thread, inside a generation: send `report` and wait; go on only for a window."""
