@@ -31,6 +31,14 @@ _SOURCE_LINES_SHOWN = 4
 SKELETON_MIN_CHARS = 8_000
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """`Linter.prepare`'s answer: the codes of the rules left to run, and the skeleton to parse for them (None: the source)."""
+
+    codes: tuple[str, ...]
+    skeleton: Skeleton | None = None
+
+
 @dataclass
 class LintResult:
     """Findings of one source, the parsed module, and the fixes planned for them."""
@@ -72,9 +80,22 @@ class Linter:
         self.context = context
         self.fix_edits = fix_edits  # False: findings carry each fix's title and safety, not its text edits
 
-    def lint(self, source: Source, plan_fixes: bool = False) -> LintResult:
-        """Findings of `source`; with plan_fixes, also the node-level fixes to apply."""
-        result = self._lint(source, plan_fixes)
+    def lint(self, source: Source, plan_fixes: bool = False, prepared: Prepared | None = None) -> LintResult:
+        """Findings of `source`; with plan_fixes, also the node-level fixes to apply.
+
+        `prepared`: `prepare(source, plan_fixes)` taken already, in this process or another."""
+        if prepared is None:
+            prepared = self.prepare(source, plan_fixes)
+        return self._with_broken_cells(source, self._lint(source, plan_fixes, prepared))
+
+    def prepare(self, source: Source, plan_fixes: bool = False) -> Prepared:
+        """What linting `source` takes before LibCST, which it does not import: the rules the prefilter leaves, the skeleton to parse."""
+        candidates, facts = (self.specs, None) if self.prefilter is None else self.prefilter.candidates(source.text)
+        parsed = None if plan_fixes or not candidates else _skeleton(source.text, candidates, facts)
+        return Prepared(tuple(spec.code for spec in candidates), parsed)
+
+    def _with_broken_cells(self, source: Source, result: LintResult) -> LintResult:
+        """In a notebook, a syntax error for each cell left out because it does not parse."""
         if source.notebook is not None and source.notebook.broken:
             broken = [
                 _syntax_error(source, f"{e.message} (this cell is left out, the others are linted)", e.row, e.column)
@@ -83,14 +104,14 @@ class Linter:
             result.findings = sorted(result.findings + _in_cells(broken, source), key=lambda f: (f.cell or 0, f.location, f.code))
         return result
 
-    def _lint(self, source: Source, plan_fixes: bool) -> LintResult:
-        candidates, facts = (self.specs, None) if self.prefilter is None else self.prefilter.candidates(source.text)
-        if not candidates:
+    def _lint(self, source: Source, plan_fixes: bool, prepared: Prepared) -> LintResult:
+        if not prepared.codes:
             return LintResult()
+        candidates = [spec for spec in self.specs if spec.code in prepared.codes]
         rules = [self._rule(spec) for spec in candidates]
         import libcst as cst
 
-        parsed = None if plan_fixes else _skeleton(source.text, candidates, facts)
+        parsed = prepared.skeleton
         try:
             module = _parse_skeleton(parsed) if parsed is not None else None
             if module is None:
