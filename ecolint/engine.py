@@ -31,14 +31,6 @@ _SOURCE_LINES_SHOWN = 4
 SKELETON_MIN_CHARS = 8_000
 
 
-@dataclass(frozen=True)
-class Prepared:
-    """`Linter.prepare`'s answer: the codes of the rules left to run, and the skeleton to parse for them (None: the source)."""
-
-    codes: tuple[str, ...]
-    skeleton: Skeleton | None = None
-
-
 @dataclass
 class LintResult:
     """Findings of one source, the parsed module, and the fixes planned for them."""
@@ -80,19 +72,15 @@ class Linter:
         self.context = context
         self.fix_edits = fix_edits  # False: findings carry each fix's title and safety, not its text edits
 
-    def lint(self, source: Source, plan_fixes: bool = False, prepared: Prepared | None = None) -> LintResult:
-        """Findings of `source`; with plan_fixes, also the node-level fixes to apply.
+    def lint(self, source: Source, plan_fixes: bool = False) -> LintResult:
+        """Findings of `source`; with plan_fixes, also the node-level fixes to apply."""
+        return self._with_broken_cells(source, self._lint(source, plan_fixes))
 
-        `prepared`: `prepare(source, plan_fixes)` taken already, in this process or another."""
-        if prepared is None:
-            prepared = self.prepare(source, plan_fixes)
-        return self._with_broken_cells(source, self._lint(source, plan_fixes, prepared))
-
-    def prepare(self, source: Source, plan_fixes: bool = False) -> Prepared:
-        """What linting `source` takes before LibCST, which it does not import: the rules the prefilter leaves, the skeleton to parse."""
-        candidates, facts = (self.specs, None) if self.prefilter is None else self.prefilter.candidates(source.text)
-        parsed = None if plan_fixes or not candidates else _skeleton(source.text, candidates, facts)
-        return Prepared(tuple(spec.code for spec in candidates), parsed)
+    def lint_unparsed(self, source: Source) -> LintResult | None:
+        """`lint(source)` where the prefilter leaves no rule to run, without importing LibCST; None where it leaves one."""
+        if self.specs if self.prefilter is None else self.prefilter.candidates(source.text)[0]:
+            return None
+        return self._with_broken_cells(source, LintResult())
 
     def _with_broken_cells(self, source: Source, result: LintResult) -> LintResult:
         """In a notebook, a syntax error for each cell left out because it does not parse."""
@@ -104,14 +92,14 @@ class Linter:
             result.findings = sorted(result.findings + _in_cells(broken, source), key=lambda f: (f.cell or 0, f.location, f.code))
         return result
 
-    def _lint(self, source: Source, plan_fixes: bool, prepared: Prepared) -> LintResult:
-        if not prepared.codes:
+    def _lint(self, source: Source, plan_fixes: bool) -> LintResult:
+        candidates, facts = (self.specs, None) if self.prefilter is None else self.prefilter.candidates(source.text)
+        if not candidates:
             return LintResult()
-        candidates = [spec for spec in self.specs if spec.code in prepared.codes]
         rules = [self._rule(spec) for spec in candidates]
         import libcst as cst
 
-        parsed = prepared.skeleton
+        parsed = None if plan_fixes else _skeleton(source.text, candidates, facts)
         try:
             module = _parse_skeleton(parsed) if parsed is not None else None
             if module is None:

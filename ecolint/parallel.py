@@ -1,22 +1,23 @@
-"""Lint many files: cached results first, the rest in this process alone or with forked workers.
+"""Lint many files: cached results first, the rest here alone or with forked workers.
 
 Workers are forked (they inherit the run's rules and settings, nothing is re-imported),
 and only when the work pays for them: enough files, more than one core. A run that
-walks a large tree forks them while it is still walking (`EarlyWorkers`), and the first
-imports LibCST and the rules meanwhile. This process takes the largest files first, so
-one big file does not finish last on its own, and runs the prefilter (and the skeleton)
-of the few that need LibCST, then hands them to that worker: most runs import LibCST
-once, not in every process.
+walks a large tree forks the first worker while it is still walking (`EarlyWorkers`);
+it imports LibCST and the rules meanwhile, then forks the others, which inherit them:
+LibCST is imported once, and the walk has a core to itself. The workers take the largest
+files first, so one big file does not finish last on its own; this process takes the
+smallest, those the prefilter rules out (it never imports LibCST), and hands the rest on.
 """
 
 from __future__ import annotations
 
 import contextlib
+import gc
 import multiprocessing
 import os
 import signal
 import threading
-import time
+import traceback
 from collections import deque
 from collections.abc import Iterator, Sequence
 from multiprocessing.connection import Connection, wait
@@ -30,9 +31,8 @@ from ecolint.diagnostics import Finding, unreadable_file
 # Fewer files than this per worker are linted in this process: starting workers would cost more.
 MIN_FILES_PER_WORKER = 200
 _CHUNK_BYTES = 256_000
-_CHUNK_FILES = 64  # and at most this many files: chunks sent ahead fit in a pipe's buffer
-_IN_FLIGHT = 2  # chunks sent to a worker ahead of its outcomes, so it never waits for this process
-_HANDED_OVER = 8  # files this process hands to the first worker for LibCST; past that many, it imports LibCST too
+_CHUNK_FILES = 64  # and at most this many files: a chunk's message stays small
+_IN_FLIGHT = 2  # chunks sent to a worker ahead of its outcomes, so it never waits for the next
 
 
 @dataclass(frozen=True)
@@ -54,26 +54,15 @@ class Outcome:
     warning: str | None = None  # the file was skipped, and why
 
 
-@dataclass
-class Handover:
-    """A file this process prepared (`Linter.prepare`) for a worker that has LibCST to lint."""
-
-    task: Task
-    source: Any  # ecolint.sources.Source
-    prepared: Any  # ecolint.engine.Prepared
-    digest: str | None
-    seconds_left: float  # of the file's file-timeout
-
-
 LinterFor = Callable[[Any, Path], Any]
 _work: tuple[LinterFor, bool] | None = None  # set before forking; the workers read it
 
 
-def lint_task(task: Task, linter_for: LinterFor, digest: bool = True, parse: bool = True) -> Outcome | Handover:
+def lint_task(task: Task, linter_for: LinterFor, digest: bool = True, parse: bool = True) -> Outcome | None:
     """Read and lint one file; an unreadable file is a finding, a crash an error, never raised.
 
     With `digest`, the outcome carries the hash of the bytes linted, for the cache. Without
-    `parse`, a file the prefilter leaves a rule for is only prepared, into a `Handover`: LibCST is not imported."""
+    `parse`, None where the prefilter leaves a rule to run (LibCST is not imported)."""
     from ecolint.sources import SourceError, read_bytes, read_source
 
     limit = task.settings.max_file_size
@@ -84,41 +73,19 @@ def lint_task(task: Task, linter_for: LinterFor, digest: bool = True, parse: boo
         source = read_source(task.path, task.display, data)
     except SourceError as exc:
         return Outcome([unreadable_file(task.display, str(exc))])
-    hashed = content_hash(data) if digest else None
-    start = time.monotonic()
-
-    def run() -> Outcome | Handover:
-        linter = linter_for(task.settings, task.path)
-        prepared = linter.prepare(source)
-        if prepared.codes and not parse:
-            return Handover(task, source, prepared, hashed, task.settings.file_timeout - (time.monotonic() - start))
-        return Outcome(linter.lint(source, prepared=prepared).findings, digest=hashed)
-
-    return _limited(task, task.settings.file_timeout, run)
-
-
-def finish(handover: Handover, linter_for: LinterFor) -> Outcome:
-    """A handed-over file's outcome, linted in the time its file-timeout left."""
-    task = handover.task
-
-    def run() -> Outcome:
-        linter = linter_for(task.settings, task.path)
-        return Outcome(linter.lint(handover.source, prepared=handover.prepared).findings, digest=handover.digest)
-
-    return _limited(task, max(handover.seconds_left, 0.001), run)
-
-
-def _limited(task: Task, seconds: float, run: Callable[[], Any]) -> Any:
-    """`run()`, stopped after `seconds`; a timeout is a warning, a crash an error, neither raised."""
     try:
-        with _time_limit(seconds):
-            return run()
+        with _time_limit(task.settings.file_timeout):
+            linter = linter_for(task.settings, task.path)
+            result = linter.lint(source) if parse else linter.lint_unparsed(source)
+            if result is None:
+                return None
     except _Timeout:
         return Outcome([], warning=f"{task.display}: skipped: took longer than file-timeout ({task.settings.file_timeout:g} s)")
     except Exception as exc:  # noqa: BLE001 - one bad file must not stop the run
         if os.environ.get("ECOLINT_DEBUG"):
             raise
         return Outcome([], f"{task.display}: internal error: {type(exc).__name__}: {exc}")
+    return Outcome(result.findings, digest=content_hash(data) if digest else None)
 
 
 class _Timeout(BaseException):  # not caught by `except Exception` on its way out
@@ -145,13 +112,49 @@ def _time_limit(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-def _serve(connection: Connection, others: list[Connection], warm_up: bool) -> None:
-    """A worker: lint each chunk of tasks and handovers received, send back their outcomes; stop at the end of the pipe."""
+def _first_worker(pipes: list[tuple[Connection, Connection]], warm_up: bool) -> None:
+    """The first worker: imports LibCST and the rules (`warm_up`), forks the other workers, which
+    inherit them, tells the parent it is ready, then serves its own pipe."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the run in the parent, which ends its workers
-    for other in others:
-        other.close()
+    for ours, _ in pipes:
+        ours.close()
     if warm_up:
         _warm_up()
+        gc.freeze()  # what the import made stays out of collections, and off the pages the others would copy
+    others = []
+    for index, (_, theirs) in enumerate(pipes[1:], start=1):
+        pid = os.fork()
+        if pid == 0:
+            status = 1
+            try:
+                for other in (pipes[0][1], *(other for _, other in pipes[index + 1 :])):
+                    other.close()
+                _serve(theirs)
+                status = 0
+            except BaseException:
+                traceback.print_exc()
+            finally:
+                os._exit(status)  # never back into the first worker's loop
+        theirs.close()
+        others.append(pid)
+
+    def stop(signum: int, frame: Any) -> None:  # the parent's terminate(): the others too, reaped here
+        for pid in others:
+            os.kill(pid, signal.SIGTERM)
+        for pid in others:
+            os.waitpid(pid, 0)
+        os._exit(1)
+
+    signal.signal(signal.SIGTERM, stop)
+    connection = pipes[0][1]
+    connection.send(True)  # ready
+    _serve(connection)
+    for pid in others:
+        os.waitpid(pid, 0)
+
+
+def _serve(connection: Connection) -> None:
+    """A worker: lint each chunk received, send back its outcomes; stop at the end of the pipe."""
     assert _work is not None
     linter_for, digest = _work
     while True:
@@ -159,7 +162,7 @@ def _serve(connection: Connection, others: list[Connection], warm_up: bool) -> N
             chunk = connection.recv()
         except EOFError:
             return
-        outcomes = [finish(item, linter_for) if isinstance(item, Handover) else lint_task(item, linter_for, digest) for item in chunk]
+        outcomes = [lint_task(task, linter_for, digest) for task in chunk]
         try:
             connection.send(outcomes)
         except OSError:  # the parent is gone
@@ -197,79 +200,74 @@ class WorkerShutdown(Exception):
 
 
 class WorkerPool:
-    """This process and `workers - 1` forked ones, linting one run's files together.
-
-    This process takes the largest files first, the workers the smallest. The first worker imports
-    LibCST and the rules as it starts (`warm_up`), or at its first file that needs them; this process
-    does not: a file it finds needs them, it prepares and hands over to that worker (up to `_HANDED_OVER`)."""
+    """Forked worker processes for one run's linting, this process handing out chunks and linting some."""
 
     def __init__(self, workers: int, linter_for: LinterFor, digest: bool, warm_up: bool = False) -> None:
         global _work
         _work = (linter_for, digest)
         context = multiprocessing.get_context("fork")
-        self._connections: list[Connection] = []
-        self._processes: list[multiprocessing.process.BaseProcess] = []
-        for index in range(workers - 1):
-            ours, theirs = context.Pipe()
-            others = [*self._connections, ours]  # the child's copies of this process's ends, closed there
-            process = context.Process(target=_serve, args=(theirs, others, warm_up and index == 0), daemon=True)
-            process.start()
+        pipes = [context.Pipe() for _ in range(workers)]
+        self._first = context.Process(target=_first_worker, args=(pipes, warm_up), daemon=True)
+        self._first.start()
+        for _, theirs in pipes:
             theirs.close()
-            self._connections.append(ours)
-            self._processes.append(process)
+        self._connections = [ours for ours, _ in pipes]
+        self._ready = False  # the first worker has imported LibCST and forked the others
+        self._done = False  # every chunk given out came back: the workers wait for more
 
     def lint(self, tasks: list[Task]) -> Iterator[tuple[Task, Outcome]]:
-        """Each task with its outcome, as they come."""
+        """Each task with its outcome, as they come: the workers take the largest chunks first, this
+        process the smallest, the files the prefilter rules out; the rest go to the workers next."""
         assert _work is not None
         linter_for, digest = _work
-        chunks = _chunks(tasks)
-        ours, theirs = 0, len(chunks)  # this process takes chunks[ours], the workers chunks[theirs - 1]
-        sent: dict[Connection, deque[list[Task]]] = {connection: deque() for connection in self._connections}  # outcomes due
-        handovers: list[Handover] = []
-        handed_over = 0
+        chunks = deque(_chunks(tasks))
+        due: dict[Connection, deque[list[Task]]] = {connection: deque() for connection in self._connections}
         first = self._connections[0]
         while True:
-            for connection, queue in sent.items():
-                while len(queue) < _IN_FLIGHT and (ours < theirs or (connection is first and handovers)):
-                    chunk: list[Any]
-                    if connection is first and handovers:
-                        chunk, handovers = handovers, []
-                        queue.append([handover.task for handover in chunk])
-                    else:
-                        theirs -= 1
-                        chunk = chunks[theirs]
-                        queue.append(chunk)
-                    connection.send(chunk)
-            if ours < theirs:
-                for task in chunks[ours]:
-                    outcome = lint_task(task, linter_for, digest, parse=handed_over >= _HANDED_OVER)
-                    if isinstance(outcome, Handover):
-                        handovers.append(outcome)
-                        handed_over += 1
+            if self._ready:
+                for connection, queue in due.items():
+                    while len(queue) < _IN_FLIGHT and chunks:
+                        queue.append(chunks.popleft())
+                        connection.send(queue[-1])
+            if chunks:
+                left = []
+                for task in chunks.pop():
+                    outcome = lint_task(task, linter_for, digest, parse=False)
+                    if outcome is None:
+                        left.append(task)
                     else:
                         yield task, outcome
-                ours += 1
+                if left:
+                    chunks.appendleft(left)
                 timeout: float | None = 0
-            elif handovers or any(sent.values()):
+            elif any(due.values()) or not self._ready:
                 timeout = None
             else:
+                self._done = True
                 return
-            for connection in wait([c for c, queue in sent.items() if queue], timeout):
-                assert isinstance(connection, Connection)
-                try:
-                    outcomes = connection.recv()
-                except EOFError:
-                    raise WorkerShutdown("a worker process ended unexpectedly") from None
-                yield from zip(sent[connection].popleft(), outcomes)
+            for ready in wait([c for c, queue in due.items() if queue] if self._ready else [first], timeout):
+                assert isinstance(ready, Connection)
+                if not self._ready:
+                    self._ready = self._receive(first)
+                else:
+                    yield from zip(due[ready].popleft(), self._receive(ready))
+
+    @staticmethod
+    def _receive(connection: Connection) -> Any:
+        try:
+            return connection.recv()
+        except (EOFError, OSError):
+            raise WorkerShutdown("a worker process ended unexpectedly") from None
 
     def close(self) -> None:
-        """End the workers where they are: waiting for work, or still importing LibCST, or (a run interrupted) linting."""
+        """End the workers: idle ones at the end of their pipes (the first waits for the others, so their
+        resource use counts as this run's); one still importing LibCST, or a run interrupted, where they are."""
         global _work
-        for process in self._processes:
-            process.terminate()
-        for process, connection in zip(self._processes, self._connections):
-            process.join()
+        if not self._done:
+            self._first.terminate()
+        for connection in self._connections:
             connection.close()
+        self._first.join()
         _work = None
 
 
@@ -312,9 +310,7 @@ def lint_all(
     workers = workers_for(len(pending), jobs)
     if workers <= 1:
         for task in pending:
-            outcome = lint_task(task, linter_for, cache is not None)
-            assert outcome is not None  # a parse was allowed
-            outcomes[id(task)] = outcome
+            outcomes[id(task)] = lint_task(task, linter_for, cache is not None)
     elif pool is not None:
         outcomes.update((id(task), outcome) for task, outcome in pool.lint(pending))
     else:
