@@ -82,7 +82,16 @@ class Linter:
 
     def lint(self, source: Source, plan_fixes: bool = False) -> LintResult:
         """Findings of `source`; with plan_fixes, also the node-level fixes to apply."""
-        result = self._lint(source, plan_fixes)
+        return self._with_broken_cells(source, self._lint(source, plan_fixes))
+
+    def lint_unparsed(self, source: Source) -> LintResult | None:
+        """`lint(source)` where the prefilter leaves no rule to run, without importing LibCST; None where it leaves one."""
+        if self.specs if self.prefilter is None else self.prefilter.candidates(source.text)[0]:
+            return None
+        return self._with_broken_cells(source, LintResult())
+
+    def _with_broken_cells(self, source: Source, result: LintResult) -> LintResult:
+        """In a notebook, a syntax error for each cell left out because it does not parse."""
         if source.notebook is not None and source.notebook.broken:
             broken = [
                 _syntax_error(source, f"{e.message} (this cell is left out, the others are linted)", e.row, e.column)

@@ -33,8 +33,11 @@ class Linters:
     def __init__(self, fix_edits: bool = True) -> None:
         self._built: dict[tuple[frozenset[str], tuple[tuple[str, float], ...], str | None], Linter] = {}
         self.fix_edits = fix_edits  # False where no output shows a fix's edits (`Linter.fix_edits`)
+        self._last: tuple[Settings, Linter] | None = None  # settings without per-file-ignores, and their linter
 
     def __call__(self, settings: Settings, path: Path | None) -> Linter:
+        if self._last is not None and self._last[0] is settings:  # the next file of a directory, most often
+            return self._last[1]
         from ecolint.catalogue import catalogue
         from ecolint.engine import Linter
         from ecolint.rule_context import RuleContext
@@ -44,6 +47,8 @@ class Linters:
         if key not in self._built:
             context = RuleContext(models=dict(settings.models), target_gpu=settings.target_gpu)
             self._built[key] = Linter([spec for spec in catalogue() if spec.code in enabled], context, fix_edits=self.fix_edits)
+        if not settings.per_file_ignores:
+            self._last = (settings, self._built[key])
         return self._built[key]
 
 

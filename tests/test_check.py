@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import jsonschema
@@ -91,14 +92,14 @@ def test_undecodable_file_is_reported_once(cli, tmp_path, content, problem):
 
 def test_unreadable_file_is_reported(cli, tmp_path, monkeypatch):
     target = write(tmp_path / "locked.py", FLAGGED)
-    original = Path.read_bytes
+    original = os.open
 
-    def deny(self):
-        if self.name == target.name:
+    def deny(path, *args, **kwargs):
+        if Path(path).name == target.name:
             raise PermissionError(13, "Permission denied")
-        return original(self)
+        return original(path, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "read_bytes", deny)
+    monkeypatch.setattr(os, "open", deny)
     result = cli("check", "--output-format", "concise", "locked.py")
     assert result.exit_code == 1
     assert "locked.py:1:1: ECO901 cannot read: Permission denied" in result.stdout
