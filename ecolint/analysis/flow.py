@@ -483,6 +483,16 @@ class Flow(cst.MetadataDependent):
 
         return self.memo(f"self_uses:{id(klass)}", compute)
 
+    def passed_to(self, function: cst.FunctionDef) -> list[tuple[cst.Call, cst.Arg]]:
+        """The calls the module hands `function` to as an argument (`ds.map(process)`), with that argument."""
+        found = []
+        for node in self._references(function.name):
+            argument = self.parent(node)
+            call = self.parent(argument) if isinstance(argument, cst.Arg) else None
+            if isinstance(call, cst.Call) and argument.value is node:  # type: ignore[union-attr]
+                found.append((call, argument))
+        return found
+
     def _plain_decorator(self, decorator: cst.BaseExpression) -> bool:
         target = decorator.func if isinstance(decorator, cst.Call) else decorator
         last = target.attr.value if isinstance(target, cst.Attribute) else target.value if isinstance(target, cst.Name) else ""

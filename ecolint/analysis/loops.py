@@ -15,10 +15,18 @@ from ecolint.analysis.names import literal
 from ecolint.analysis.parents import ParentProvider, children, walk
 
 Comprehension = Union[cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp]
-Loop = Union[cst.For, cst.While, Comprehension]
+# A callback run once per item (`ds.map(lambda ex: ...)`, `df.apply(process)`) counts as a loop over its parameters.
+Callback = Union[cst.Lambda, cst.FunctionDef]
+Loop = Union[cst.For, cst.While, Comprehension, Callback]
+# Calls that run the function they are given once per item (not with `batched=True`).
+_PER_ITEM_MAPPERS = frozenset({"map", "apply", "progress_apply"})
 _COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)
 _BOUNDARIES = (cst.FunctionDef, cst.Lambda, cst.ClassDef, cst.Module)
 _BATCH_WORDS = ("batch", "chunk")
+# Calls that take the first n items: `df.head(1)`, `ds.take(1)`, `islice(xs, 1)`; and wrappers that keep the count.
+_TAKE_METHODS = frozenset({"head", "tail", "sample", "take", "islice", "nlargest", "nsmallest"})
+_WRAPPERS = frozenset({"enumerate", "tqdm", "list", "tuple", "iter", "sorted", "reversed", "trange"})
+_ROW_METHODS = frozenset({"itertuples", "iterrows", "items", "keys", "values", "tolist", "to_list"})
 # Methods that put their arguments into the receiver: lists, sets, dicts, and prompt builders.
 _BUILDER_METHODS = frozenset(
     {"append", "extend", "insert", "add", "update", "setdefault", "append_message", "add_message", "add_messages", "add_text", "add_image"}
@@ -51,8 +59,10 @@ def target_names(target: cst.BaseExpression) -> set[str]:
     return set()
 
 
-def enclosing_loop(meta: Any, node: cst.CSTNode) -> Loop | None:
-    """The innermost loop whose body runs `node` once per iteration, within the same function."""
+def enclosing_loop(meta: Any, node: cst.CSTNode, passed_to: Any = None) -> Loop | None:
+    """The innermost loop whose body runs `node` once per iteration, within the same function; or
+    the callback it is in, where that callback runs once per item (`passed_to(function)`: the calls
+    a module function is handed to, for `ds.map(process)`)."""
     child, parent = node, meta.get_metadata(ParentProvider, node, None)
     while parent is not None and not isinstance(parent, _BOUNDARIES):
         if isinstance(parent, (cst.For, cst.While)) and child is parent.body:
@@ -66,7 +76,29 @@ def enclosing_loop(meta: Any, node: cst.CSTNode) -> Loop | None:
             if isinstance(grand, _COMPREHENSIONS):
                 return grand
         child, parent = parent, meta.get_metadata(ParentProvider, parent, None)
+    if isinstance(parent, cst.Lambda) and child is parent.body:
+        argument = meta.get_metadata(ParentProvider, parent, None)
+        call = meta.get_metadata(ParentProvider, argument, None) if isinstance(argument, cst.Arg) else None
+        return parent if isinstance(call, cst.Call) and maps_per_item(call, argument) else None
+    if isinstance(parent, cst.FunctionDef) and child is parent.body and passed_to is not None:
+        uses = passed_to(parent)
+        return parent if uses and all(maps_per_item(call, argument) for call, argument in uses) else None
     return None
+
+
+def maps_per_item(call: cst.Call, argument: cst.Arg) -> bool:
+    """Whether `call` runs the function given as `argument` once per item: `map(f, xs)`,
+    `ds.map(f)` (not `batched=True`), `df.apply(f)`, `series.progress_apply(f)`."""
+    func = call.func
+    name = func.value if isinstance(func, cst.Name) else func.attr.value if isinstance(func, cst.Attribute) else ""
+    if name not in _PER_ITEM_MAPPERS:
+        return False
+    positional = [a for a in call.args if a.keyword is None and not a.star]
+    named = argument.keyword is not None and argument.keyword.value in ("function", "func")
+    if not (named or (positional and positional[0] is argument)):
+        return False
+    batched = next((a.value for a in call.args if a.keyword is not None and a.keyword.value == "batched"), None)
+    return batched is None or literal(batched) is False
 
 
 def loop_targets(loop: Loop) -> set[str]:
@@ -74,6 +106,8 @@ def loop_targets(loop: Loop) -> set[str]:
         return target_names(loop.target)
     if isinstance(loop, cst.While):
         return set()
+    if isinstance(loop, (cst.Lambda, cst.FunctionDef)):
+        return {p.name.value for p in loop.params.params if p.name.value not in ("self", "cls")}
     names: set[str] = set()
     comp: cst.CompFor | None = loop.for_in
     while comp is not None:
@@ -85,7 +119,7 @@ def loop_targets(loop: Loop) -> set[str]:
 def loop_iterables(loop: Loop) -> list[cst.BaseExpression]:
     if isinstance(loop, cst.For):
         return [loop.iter]
-    if isinstance(loop, cst.While):
+    if isinstance(loop, (cst.While, cst.Lambda, cst.FunctionDef)):
         return []
     found, comp = [], loop.for_in
     while comp is not None:
@@ -146,17 +180,36 @@ def flow_backward(body: cst.CSTNode, sinks: set[str]) -> set[str]:
 
 
 def runs_at_most_once(loop: Loop) -> bool:
-    """`for x in [one]`, `for _ in range(1)`: not a loop worth batching."""
-    for iterable in loop_iterables(loop):
-        if isinstance(iterable, (cst.List, cst.Tuple, cst.Set)) and len(iterable.elements) <= 1:
-            return True
-        if isinstance(iterable, cst.Call) and isinstance(iterable.func, cst.Name) and iterable.func.value == "range":
-            bounds = [literal(a.value) for a in iterable.args]
-            if len(bounds) == 1 and isinstance(bounds[0], int) and bounds[0] <= 1:
-                return True
-            if len(bounds) == 2 and all(isinstance(b, int) for b in bounds) and bounds[1] - bounds[0] <= 1:
-                return True
-    return False
+    """`for x in [one]`, `for _ in range(1)`, `for row in df.head(1)`, `xs[:1]`: not a loop worth batching."""
+    return any(_at_most_one(iterable) for iterable in loop_iterables(loop))
+
+
+def _at_most_one(iterable: cst.BaseExpression) -> bool:
+    """Whether iterating `iterable` yields at most one item, as written."""
+    if isinstance(iterable, (cst.List, cst.Tuple, cst.Set)):
+        return len(iterable.elements) <= 1 and not any(isinstance(e, cst.StarredElement) for e in iterable.elements)
+    if isinstance(iterable, cst.Subscript):  # `xs[:1]`, `xs[0:1]`, `df.iloc[:1]`
+        bounds = iterable.slice[0].slice if len(iterable.slice) == 1 else None
+        if isinstance(bounds, cst.Slice) and bounds.step is None and bounds.upper is not None:
+            lower, upper = literal(bounds.lower) if bounds.lower is not None else 0, literal(bounds.upper)
+            return isinstance(lower, int) and isinstance(upper, int) and 0 <= lower and upper - lower <= 1
+        return False
+    if not isinstance(iterable, cst.Call):
+        return False
+    positional = [literal(a.value) for a in iterable.args if a.keyword is None and not a.star]
+    func = iterable.func
+    name = func.value if isinstance(func, cst.Name) else func.attr.value if isinstance(func, cst.Attribute) else ""
+    if name == "range":
+        if len(iterable.args) == 1 and isinstance(positional[0], int):
+            return positional[0] <= 1
+        return len(iterable.args) == 2 and all(isinstance(b, int) for b in positional) and positional[1] - positional[0] <= 1
+    if name in _WRAPPERS and iterable.args and iterable.args[0].keyword is None:
+        return _at_most_one(iterable.args[0].value)
+    if name in _ROW_METHODS and isinstance(func, cst.Attribute):  # `df.head(1).itertuples()`
+        return _at_most_one(func.value)
+    counts = positional[1:] if name == "islice" else positional[:1]
+    counts += [literal(a.value) for a in iterable.args if a.keyword is not None and a.keyword.value == "n"]
+    return name in _TAKE_METHODS and len(counts) == 1 and isinstance(counts[0], int) and counts[0] <= 1
 
 
 def iterates_batches(loop: Loop, by_name: bool = True) -> bool:
@@ -172,6 +225,6 @@ def iterates_batches(loop: Loop, by_name: bool = True) -> bool:
 
 
 def body_of(loop: Loop) -> cst.CSTNode:
-    if isinstance(loop, (cst.For, cst.While)):
+    if isinstance(loop, (cst.For, cst.While, cst.Lambda, cst.FunctionDef)):
         return loop.body
     return loop.elt if not isinstance(loop, cst.DictComp) else cst.Tuple([cst.Element(loop.key), cst.Element(loop.value)])

@@ -28,6 +28,8 @@ _CASTS = frozenset({"half", "float", "cuda", "to"})
 _DTYPES = frozenset({"float16", "bfloat16", "float32", "float64"})  # ECO108's `.to(torch.float16)`
 _PASS_THROUGH = frozenset({"to", "cuda", "eval", "half", "bfloat16", "float", "requires_grad_", "train"})  # as the flow's
 _LOOPS = (ast.For, ast.AsyncFor, ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)  # not `while`: never flagged
+# Calls that may run a callback once per item (`ds.map(f)`, `df.apply(f)`): loops to ECO103 (`analysis.loops`).
+_MAPPERS = frozenset({"map", "apply", "progress_apply"})
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 
@@ -103,6 +105,8 @@ class ModuleFacts:
             elif kind is ast.Call:
                 self.calls.append(node)  # type: ignore[arg-type]
                 func = node.func  # type: ignore[attr-defined]
+                if _last_name(func) in _MAPPERS:
+                    self.loops.append(node)
                 if type(func) is ast.Attribute and func.attr == "setdefault":
                     self.stored_keys.update(a.value for a in node.args[:1] if type(a) is ast.Constant)  # type: ignore[attr-defined]
                 if node.keywords:  # type: ignore[attr-defined]
@@ -260,6 +264,7 @@ def generation_in_loop(facts: ModuleFacts, words: tuple[str, ...]) -> bool:
         return False
     models, pipelines = _loaded_holders(facts)
     called = {_last_name(call.func) for call in calls_in_loops}
+    called |= {_last_name(a) for loop in facts.loops if type(loop) is ast.Call for a in (*loop.args, *(k.value for k in loop.keywords))}
     helpers = [f for f in facts.functions if f.name in called]
 
     def generates(call: ast.Call) -> bool:

@@ -37,8 +37,8 @@ class UnbatchedGenerationLoop(Rule):
     """
     ## What it does
     Flags `model.generate(...)` on a transformers model, or a call of a transformers
-    generation `pipeline`, made once per item inside a `for` loop or a comprehension
-    when the items are independent; also a helper function that generates for one
+    generation `pipeline`, made once per item inside a `for` loop, a comprehension or
+    a callback mapped over items (`ds.map(lambda ex: ...)`) when the items are independent; also a helper function that generates for one
     item when this file calls it once per item from such a loop (reported at the call).
 
     The model is known by its binding (`*.from_pretrained(...)`, `pipeline(...)` with
@@ -56,11 +56,18 @@ class UnbatchedGenerationLoop(Rule):
     Not flagged, by design: loops over batches or chunks (`range(0, n, batch_size)`,
     a tokenizer called with `padding=True`), loops whose next input depends on the
     previous output (chat and agent loops, iterative refinement, anything reading
-    `input()`), streaming (`streamer=`), loops that run once, and `while` loops.
+    `input()`), streaming (`streamer=`), loops that run once as written (`[one]`,
+    `range(1)`, `df.head(1)`, `xs[:1]`, `islice(xs, 1)`), and `while` loops.
     Per-item calls whose inputs come from a loop's item are required: an inner loop that
     repeats the same input (sampling a prompt several times, trying settings) is judged
     by the loop around it, and gets advice only. A pipeline given a loop's `chunk` or
-    `batch` without `batch_size=` still runs one item at a time, and is flagged.
+    `batch` without `batch_size=` still runs one item at a time, and is flagged; so is
+    `generate` in a loop over `chunks` whose tokenizer makes tensors of the item without
+    padding (texts of different lengths cannot be one tensor so: the item is one text).
+    A list written in the call is one item when it holds one element or is a chat
+    conversation (`pipe([{"role": "user", "content": q}])`). A function run once per item
+    by `map(f, xs)`, `Dataset.map(f)` (without `batched=True`), `DataFrame.apply(f)` or
+    `progress_apply(f)` is such a loop too, its parameters the items.
 
     ## Example
     ```python
@@ -112,14 +119,14 @@ class UnbatchedGenerationLoop(Rule):
     # alias of it, or a `pipe`/`generator` parameter), in a loop (`for`, also in comprehensions),
     # in a file that imports the loaders; none of these words counts in a string.
     triggers = (".generate(", "pipe(", "pipeline(", "generator(")
-    requires = ("for",)
     identifier_strings = False
     imports = ("transformers", "peft")
     gate = "generation_in_loop"
     # Beyond the loop's function: the model and pipeline holders (the gate's, `gates.CONTEXT_NAMES`),
     # imports of transformers anywhere (the conventional parameters count only then), and the
     # model ids that `--measure`'s hint resolves.
-    context_words = ("transformers", *model_ids.CONTEXT_WORDS)
+    # and the calls that run a callback per item (`ds.map(process)`).
+    context_words = ("transformers", *model_ids.CONTEXT_WORDS, "map", "apply", "progress_apply")
 
     METADATA_DEPENDENCIES = (*Rule.METADATA_DEPENDENCIES, ParentProvider, ScopeProvider)
 
@@ -133,7 +140,8 @@ class UnbatchedGenerationLoop(Rule):
             found = self._independent_loop(node, node.args, kind)
             if found is not None:
                 loop, innermost = found
-                fix = self._fix(node, kind, loop) if innermost else Fix(ADVICE[kind], Applicability.DISPLAY_ONLY, ())
+                in_place = any(isinstance(a.value, cst.List) for a in node.args)  # `pipe([message])`: advice only
+                fix = self._fix(node, kind, loop) if innermost and not in_place else Fix(ADVICE[kind], Applicability.DISPLAY_ONLY, ())
                 self.report(node, f"`{code(node.func)}` runs once per item in a loop: {COST}", fix, self._hint(node, kind))
             return
         helper_kind = self._helper_kind(node)
@@ -159,15 +167,17 @@ class UnbatchedGenerationLoop(Rule):
         """
         if any(a.keyword is not None and a.keyword.value == "streamer" for a in args):
             return None
-        if any(isinstance(a.value, (cst.List, cst.ListComp)) for a in args):
+        if any(_is_batch(a.value) for a in args):
             return None  # already given a batch
         by_name = kind != "pipeline" or any(a.keyword is not None and a.keyword.value == "batch_size" for a in args)
-        argument_names = set().union(*(names_read(a.value) for a in args)) if args else set()
-        loop, innermost = enclosing_loop(self, call), True
+        inputs = [a for a in args if a.keyword is None or a.keyword.value not in GENERATION_SETTINGS]
+        argument_names = set().union(*(names_read(a.value) for a in inputs)) if inputs else set()
+        loop, innermost = enclosing_loop(self, call, self.flow.passed_to), True
         while loop is not None:
-            if isinstance(loop, cst.While) or runs_at_most_once(loop) or iterates_batches(loop, by_name):
-                return None
             body = body_of(loop)
+            named = by_name and not self._tokenizes_one_item(body, loop_targets(loop))
+            if isinstance(loop, cst.While) or runs_at_most_once(loop) or iterates_batches(loop, named):
+                return None
             if self._reads_input_or_pads(body):
                 return None
             if argument_names & flow_forward(body, loop_targets(loop)):
@@ -175,7 +185,7 @@ class UnbatchedGenerationLoop(Rule):
                 if produced & flow_backward(body, argument_names):
                     return None  # the next input depends on this output
                 return loop, innermost
-            loop, innermost = enclosing_loop(self, loop), False  # the same input every time here
+            loop, innermost = enclosing_loop(self, loop, self.flow.passed_to), False  # the same input every time here
         return None
 
     def _reads_input_or_pads(self, body: cst.CSTNode) -> bool:
@@ -184,6 +194,21 @@ class UnbatchedGenerationLoop(Rule):
             if is_builtin(self, call.func, "input"):
                 return True
             if any(a.keyword is not None and a.keyword.value == "padding" for a in call.args) and self._given_a_batch(call):
+                return True
+        return False
+
+    def _tokenizes_one_item(self, body: cst.CSTNode, targets: set[str]) -> bool:
+        """A tokenizer or processor in the loop makes tensors of the loop's item without padding:
+        several texts of different lengths cannot become one tensor so, so the item is one text
+        (a loop over `chunks` of a document, each tokenized on its own)."""
+        items = flow_forward(body, targets)
+        for call in find_all(body, cst.Call):
+            keywords = {a.keyword.value for a in call.args if a.keyword is not None}
+            if "return_tensors" not in keywords or "padding" in keywords:
+                continue
+            texts = [a.value for a in call.args if a.keyword is None and not a.star][:1]
+            texts += [a.value for a in call.args if a.keyword is not None and a.keyword.value in ("text", "texts")]
+            if any(isinstance(t, cst.Name) and t.value in items for t in texts):
                 return True
         return False
 
@@ -208,7 +233,7 @@ class UnbatchedGenerationLoop(Rule):
             kind = self.calls.kind(inner)
             if kind is None or enclosing_loop(self, inner) is not None:
                 continue
-            if any(isinstance(a.value, (cst.List, cst.ListComp)) for a in inner.args):
+            if any(_is_batch(a.value) for a in inner.args):
                 continue
             if derived is None:
                 derived = flow_forward(function.body, {p.name.value for p in function.params.params})
@@ -247,8 +272,25 @@ class UnbatchedGenerationLoop(Rule):
         return parent if isinstance(parent, cst.SimpleStatementLine) else None
 
 
+# Keywords that set how to generate, not what from: a loop that varies only these over one input
+# (a sweep of lengths or temperatures) repeats the same input.
+GENERATION_SETTINGS = frozenset(
+    {
+        "max_new_tokens", "max_length", "min_new_tokens", "min_length", "do_sample", "temperature", "top_k", "top_p",
+        "typical_p", "num_beams", "num_return_sequences", "repetition_penalty", "no_repeat_ngram_size", "length_penalty",
+        "early_stopping", "bad_words_ids", "eos_token_id", "pad_token_id", "generation_config", "stopping_criteria",
+        "logits_processor", "use_cache", "output_scores", "return_dict_in_generate", "return_full_text", "penalty_alpha",
+    }
+)  # fmt: skip
+
+
 def _is_batch(expr: cst.BaseExpression) -> bool:
-    """A list display or comprehension, or a slice: several items at once."""
-    if isinstance(expr, (cst.List, cst.ListComp)):
-        return not (isinstance(expr, cst.List) and len(expr.elements) <= 1)
+    """A list display or comprehension, or a slice: several items at once. Not a one-item list
+    (`[prompt]`), nor a list of dicts: that is one chat conversation (`[{"role": "user", ...}]`)."""
+    if isinstance(expr, cst.ListComp):
+        return True
+    if isinstance(expr, cst.List):
+        if any(isinstance(e, cst.StarredElement) for e in expr.elements):
+            return True
+        return len(expr.elements) > 1 and not all(isinstance(e.value, cst.Dict) for e in expr.elements)
     return isinstance(expr, cst.Subscript) and any(isinstance(e.slice, cst.Slice) for e in expr.slice)
