@@ -108,14 +108,19 @@ def _sources() -> list[Path]:
     return sorted(p for p in FIXTURES.glob("*/*.py") if not p.name.endswith(".fixed.py")) + sorted(EXAMPLES.rglob("*.py"))
 
 
+def _skeleton_and_whole(linter: Linter, source: Source, monkeypatch) -> tuple[list, list]:
+    """The findings of `source` with the skeleton parse forced, then with a whole parse."""
+    monkeypatch.setattr(ecolint.engine, "SKELETON_MIN_CHARS", 0)
+    skeleton = linter.lint(source).findings
+    monkeypatch.setattr(ecolint.engine, "SKELETON_MIN_CHARS", 10**12)
+    return skeleton, linter.lint(source).findings
+
+
 def test_skeleton_parse_gives_the_findings_of_a_whole_parse(monkeypatch):
     linter = Linter(catalogue())
     for path in _sources():
-        source = Source(None, path.name, path.read_text(encoding="utf-8"))
-        monkeypatch.setattr(ecolint.engine, "SKELETON_MIN_CHARS", 0)
-        skeleton = linter.lint(source).findings
-        monkeypatch.setattr(ecolint.engine, "SKELETON_MIN_CHARS", 10**12)
-        assert skeleton == linter.lint(source).findings, path
+        skeleton, whole = _skeleton_and_whole(linter, Source(None, path.name, path.read_text(encoding="utf-8")), monkeypatch)
+        assert skeleton == whole, path
 
 
 def _installed_transformers_sample() -> list[Path]:
@@ -193,12 +198,7 @@ def test_skeleton_leaves_out_what_no_rule_reads_and_maps_rows_back():
 
 
 def test_skeleton_keeps_a_mutated_config_so_the_findings_match_a_whole_parse(monkeypatch):
-    source = Source(None, "load.py", SKELETON_SOURCE)
-    linter = Linter(catalogue())
-    monkeypatch.setattr(ecolint.engine, "SKELETON_MIN_CHARS", 0)
-    skeleton = linter.lint(source).findings
-    monkeypatch.setattr(ecolint.engine, "SKELETON_MIN_CHARS", 10**12)
-    whole = linter.lint(source).findings
+    skeleton, whole = _skeleton_and_whole(Linter(catalogue()), Source(None, "load.py", SKELETON_SOURCE), monkeypatch)
     assert skeleton == whole
     # The direct 8-bit load is flagged where it is; the mutated CONFIG is not known, so not flagged.
     row = next(n for n, line in enumerate(SKELETON_SOURCE.splitlines(), start=1) if "first =" in line)
@@ -263,12 +263,7 @@ def test_the_skeleton_keeps_every_generation_loop_and_leaves_the_rest_out(monkey
     assert result is not None
     assert "text.replace" not in result.text and "open(" not in result.text
     assert "[g(item) for item in items]" in result.text and "self.net = net" in result.text
-    source = Source(None, "gen.py", GENERATION_SOURCE)
-    linter = Linter(catalogue())
-    monkeypatch.setattr(ecolint.engine, "SKELETON_MIN_CHARS", 0)
-    skeleton_findings = linter.lint(source).findings
-    monkeypatch.setattr(ecolint.engine, "SKELETON_MIN_CHARS", 10**12)
-    whole = linter.lint(source).findings
+    skeleton_findings, whole = _skeleton_and_whole(Linter(catalogue()), Source(None, "gen.py", GENERATION_SOURCE), monkeypatch)
     assert skeleton_findings == whole
     lines = GENERATION_SOURCE.splitlines()
     assert sorted(lines[f.location.row - 1].strip()[:12] for f in whole if f.code == "ECO103") == [

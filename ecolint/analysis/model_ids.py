@@ -126,8 +126,10 @@ class ModelIds:
         self._composing.add(id(expr))
         try:
             parts = self._parts(expr)
-            texts = [self.resolve(part) if isinstance(part, cst.BaseExpression) else part for part in parts or ()]
-            if parts is None or not all(isinstance(t, str) for t in texts):
+            if parts is None:
+                return None
+            texts = [part if isinstance(part, str) else self.resolve(part) for part in parts]
+            if not all(isinstance(text, str) for text in texts):
                 return None
             return ("/" if self._is_join(expr) else "").join(texts)  # type: ignore[arg-type]
         finally:

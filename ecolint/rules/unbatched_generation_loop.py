@@ -174,13 +174,15 @@ class UnbatchedGenerationLoop(Rule):
         argument_names = set().union(*(names_read(a.value) for a in inputs)) if inputs else set()
         loop, innermost = enclosing_loop(self, call, self.flow.passed_to), True
         while loop is not None:
+            if isinstance(loop, cst.While) or runs_at_most_once(loop):
+                return None
             body = body_of(loop)
-            named = by_name and not self._tokenizes_one_item(body, loop_targets(loop))
-            if isinstance(loop, cst.While) or runs_at_most_once(loop) or iterates_batches(loop, named):
+            items = flow_forward(body, loop_targets(loop))  # what the loop's item reaches in its body
+            if iterates_batches(loop, by_name and not self._tokenizes_one_item(body, items)):
                 return None
             if self._reads_input_or_pads(body):
                 return None
-            if argument_names & flow_forward(body, loop_targets(loop)):
+            if argument_names & items:
                 produced = flow_forward(body, set(), seeds=[call])
                 if produced & flow_backward(body, argument_names):
                     return None  # the next input depends on this output
@@ -197,26 +199,20 @@ class UnbatchedGenerationLoop(Rule):
                 return True
         return False
 
-    def _tokenizes_one_item(self, body: cst.CSTNode, targets: set[str]) -> bool:
-        """A tokenizer or processor in the loop makes tensors of the loop's item without padding:
-        several texts of different lengths cannot become one tensor so, so the item is one text
-        (a loop over `chunks` of a document, each tokenized on its own)."""
-        items = flow_forward(body, targets)
+    def _tokenizes_one_item(self, body: cst.CSTNode, items: set[str]) -> bool:
+        """A tokenizer or processor in the loop makes tensors of the loop's item (a name in `items`)
+        without padding: several texts of different lengths cannot become one tensor so, so the item
+        is one text (a loop over `chunks` of a document, each tokenized on its own)."""
         for call in find_all(body, cst.Call):
             keywords = {a.keyword.value for a in call.args if a.keyword is not None}
-            if "return_tensors" not in keywords or "padding" in keywords:
-                continue
-            texts = [a.value for a in call.args if a.keyword is None and not a.star][:1]
-            texts += [a.value for a in call.args if a.keyword is not None and a.keyword.value in ("text", "texts")]
-            if any(isinstance(t, cst.Name) and t.value in items for t in texts):
-                return True
+            if "return_tensors" in keywords and "padding" not in keywords:
+                if any(isinstance(t, cst.Name) and t.value in items for t in _inputs_of(call, ("text", "texts"))):
+                    return True
         return False
 
     def _given_a_batch(self, call: cst.Call) -> bool:
         """Whether a tokenizer call's text is a list or a slice of items, not one item."""
-        texts = [a.value for a in call.args if a.keyword is None and not a.star][:1]
-        texts += [a.value for a in call.args if a.keyword is not None and a.keyword.value in ("text", "texts", "images")]
-        return any(_is_batch(leaf) for text in texts for leaf in self.flow.values(text))
+        return any(_is_batch(leaf) for text in _inputs_of(call, ("text", "texts", "images")) for leaf in self.flow.values(text))
 
     def _helper_kind(self, call: cst.Call) -> Kind | None:
         """The kind of generation a module function (or `self.method`) does for its arguments, if it does."""
@@ -282,6 +278,12 @@ GENERATION_SETTINGS = frozenset(
         "logits_processor", "use_cache", "output_scores", "return_dict_in_generate", "return_full_text", "penalty_alpha",
     }
 )  # fmt: skip
+
+
+def _inputs_of(call: cst.Call, keywords: tuple[str, ...]) -> list[cst.BaseExpression]:
+    """What a tokenizer or processor call is given to encode: its first positional argument and these keywords."""
+    texts = [a.value for a in call.args if a.keyword is None and not a.star][:1]
+    return texts + [a.value for a in call.args if a.keyword is not None and a.keyword.value in keywords]
 
 
 def _is_batch(expr: cst.BaseExpression) -> bool:
